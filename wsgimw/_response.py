@@ -1,0 +1,376 @@
+"""The one place that intercepts a WSGI response (DESIGN §3).
+
+Every wsgimw middleware that looks at or changes a response goes through the
+pieces here instead of re-solving PEP 3333 itself:
+
+* `Exchange` is one response passing through one middleware. Its
+  `start_response` forwards ``exc_info`` (omitted when None), lets a subclass
+  see or change the status and headers in `on_start`, and returns a working
+  ``write()``. A subclass may answer `on_start` with a `BodyFilter`; the body,
+  whether yielded or written, then goes through it.
+* `Body` is the iterator class that carries a filtered response to the
+  server: one chunk out for every chunk in, the filter's tail at the end, and
+  the app iterable's ``close()`` exactly once, whatever happens.
+* `ClosingIterator` runs callbacks at ``close()`` without touching the chunks:
+  the server iterates the app's own iterator, so it costs nothing per chunk.
+* `Buffer` is the filter for whole-body transforms: it holds the headers back
+  until the body is complete, so Content-Length can be set exactly.
+
+When a middleware does not act, `Exchange.respond` returns the app's own
+iterable, so ``wsgi.file_wrapper`` (sendfile) and ``len()`` survive.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Protocol
+
+from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp, Write
+
+__all__ = [
+    "Body",
+    "BodyFilter",
+    "Buffer",
+    "ClosingIterator",
+    "Exchange",
+    "close_iterable",
+    "header_value",
+    "plain_response",
+    "remove_header",
+    "run_all",
+]
+
+
+class BodyFilter(Protocol):
+    """Changes a body chunk by chunk. One instance serves one response."""
+
+    def feed(self, chunk: bytes) -> bytes:
+        """Return what to send for ``chunk`` (``b''`` while holding data back)."""
+
+    def finish(self) -> bytes:
+        """Return what is left to send once the body has ended normally."""
+
+
+def close_iterable(iterable: object) -> None:
+    """Call ``iterable.close()`` if it has one (PEP 3333: servers must)."""
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        close()
+
+
+def run_all(*cleanups: Callable[[], object]) -> None:
+    """Run every cleanup even when one raises; then re-raise the first error.
+
+    Only `Exception` is collected: GeneratorExit, KeyboardInterrupt and
+    SystemExit propagate at once, as they must.
+    """
+    error: Exception | None = None
+    for cleanup in cleanups:
+        try:
+            cleanup()
+        except Exception as exc:
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error
+
+
+def header_value(headers: Headers, name: str) -> str | None:
+    """The value of the first header called ``name`` (case-insensitive)."""
+    name = name.lower()
+    for key, value in headers:
+        if key.lower() == name:
+            return value
+    return None
+
+
+def remove_header(headers: Headers, name: str) -> Headers:
+    """A copy of ``headers`` without any header called ``name``."""
+    name = name.lower()
+    return [(key, value) for key, value in headers if key.lower() != name]
+
+
+def plain_response(
+    environ: Environ,
+    start_response: StartResponse,
+    status: str,
+    message: str,
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
+    """Answer with a short UTF-8 text body (no body for HEAD): for 4xx/5xx
+    responses a middleware makes itself, such as a 400 for a bad query."""
+    body = message.encode("utf-8")
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", str(len(body))),
+            *headers,
+        ],
+    )
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        return []
+    return [body]
+
+
+class ClosingIterator:
+    """Hands the server the app iterable's own iterator; adds work at close().
+
+    ``close()`` closes the iterable the app returned (never ``iter()`` of
+    it), then runs each callback, all exactly once, even when the server
+    closes before iterating or a cleanup raises. This is a class, not a
+    generator, so ``close()`` works before the first ``next()``.
+    """
+
+    __slots__ = ("_callbacks", "_closed", "_iterable")
+
+    def __init__(
+        self, iterable: Iterable[bytes], *callbacks: Callable[[], object]
+    ) -> None:
+        self._iterable = iterable
+        self._callbacks = callbacks
+        self._closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._iterable)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        run_all(self._close_iterable, *self._callbacks)
+
+    def _close_iterable(self) -> None:
+        close_iterable(self._iterable)
+
+
+class Exchange:
+    """One response passing through one middleware.
+
+    Create one per request (never share it between requests), call
+    `respond`, return what it returns. Subclasses override `on_start` to see
+    or change the status and headers and to choose a body filter, and
+    `on_close` to act once the response is over. Read the status in
+    `on_start` or later: a generator app calls ``start_response`` only at its
+    first ``next()``.
+    """
+
+    __slots__ = (
+        "_held_exc_info",
+        "_server_start_response",
+        "_server_write",
+        "environ",
+        "filter",
+        "headers",
+        "started",
+        "status",
+    )
+
+    def __init__(self, environ: Environ, start_response: StartResponse) -> None:
+        self.environ = environ
+        self._server_start_response = start_response
+        self.filter: BodyFilter | None = None
+        self.started = False
+        self.status = ""
+        self.headers: Headers = []
+
+    # -- hooks for subclasses -------------------------------------------------
+
+    def on_start(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None]:
+        """See the app's status and headers; return the ones to send and a
+        filter for the body (or None to leave it alone)."""
+        return status, headers, None
+
+    def on_close(self) -> None:
+        """Runs once when the response is over: closed by the server, or the
+        app raised before returning an iterable."""
+
+    #: Set True in a subclass that needs `on_close` even when it filters
+    #: nothing; otherwise an untouched response is passed through as is.
+    observes_close = False
+
+    # -- the WSGI side ----------------------------------------------------------
+
+    def respond(self, app: WSGIApp) -> Iterable[bytes]:
+        """Call ``app`` through this exchange; return what to give the server."""
+        try:
+            iterable = app(self.environ, self.start_response)
+        except Exception:
+            self.on_close()
+            raise
+        if self.started and self.filter is None and not self.observes_close:
+            return iterable
+        return Body(iterable, self)
+
+    def start_response(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Write:
+        """The ``start_response`` given to the app."""
+        status, headers, body_filter = self.on_start(status, headers)
+        self.status, self.headers = status, headers
+        self.filter = body_filter
+        self.started = True
+        if isinstance(body_filter, Buffer):
+            # Headers wait for the whole body; so does anything written.
+            self._held_exc_info = exc_info
+            return body_filter.feed
+        write = self._send_headers(status, headers, exc_info)
+        if body_filter is None:
+            return write
+        self._server_write = write
+        return self._filtered_write
+
+    @property
+    def holding_headers(self) -> bool:
+        return isinstance(self.filter, Buffer)
+
+    def release_headers(self, status: str, headers: Headers) -> None:
+        """Send headers held back by a `Buffer` and stop filtering."""
+        exc_info, self._held_exc_info = self._held_exc_info, None
+        self.status, self.headers, self.filter = status, headers, None
+        self._server_write = self._send_headers(status, headers, exc_info)
+
+    def _send_headers(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None
+    ) -> Write:
+        if exc_info is None:
+            return self._server_start_response(status, headers)
+        return self._server_start_response(status, headers, exc_info)
+
+    def _filtered_write(self, data: bytes) -> None:
+        assert self.filter is not None  # only handed out with a filter
+        out = self.filter.feed(data)
+        if out:
+            self._server_write(out)
+
+
+class Body:
+    """The iterable a filtering `Exchange` gives the server.
+
+    For each chunk the app yields it yields one (maybe ``b''``), so streaming
+    stays streaming; after the last it yields the filter's tail. ``close()``
+    closes the app's iterable and then calls `Exchange.on_close`, each once.
+    """
+
+    __slots__ = ("_closed", "_exchange", "_finished", "_iterable", "_iterator")
+
+    def __init__(self, iterable: Iterable[bytes], exchange: Exchange) -> None:
+        self._iterable = iterable
+        self._exchange = exchange
+        self._iterator: Iterator[bytes] | None = None
+        self._closed = False
+        self._finished = False
+
+    def __iter__(self) -> Body:
+        return self
+
+    def __next__(self) -> bytes:
+        iterator = self._iterator
+        if iterator is None:
+            iterator = self._iterator = iter(self._iterable)
+        exchange = self._exchange
+        if exchange.holding_headers:
+            return self._drain_buffer(iterator)
+        try:
+            chunk = next(iterator)
+        except StopIteration:
+            if exchange.holding_headers:  # a lazy app started with no body
+                return self._drain_buffer(iterator)
+            body_filter = exchange.filter
+            if body_filter is None or self._finished:
+                raise
+            self._finished = True
+            tail = body_filter.finish()
+            if tail:
+                return tail
+            raise
+        body_filter = exchange.filter
+        if body_filter is None:
+            return chunk
+        if exchange.holding_headers:  # a lazy app started in that next()
+            body_filter.feed(chunk)
+            return self._drain_buffer(iterator)
+        return body_filter.feed(chunk)
+
+    def _drain_buffer(self, iterator: Iterator[bytes]) -> bytes:
+        # A whole-body transform needs the whole body before the headers can
+        # carry its length; buffered mode is documented to hold it.
+        exchange = self._exchange
+        buffer = exchange.filter
+        assert isinstance(buffer, Buffer)  # holding_headers says so
+        for chunk in iterator:
+            buffer.feed(chunk)
+            if buffer.overflowed:
+                exchange.release_headers(*buffer.overflow(exchange))
+                return buffer.held_bytes()
+        self._finished = True
+        status, headers, body = buffer.complete(exchange)
+        exchange.release_headers(status, headers)
+        if not body:
+            raise StopIteration
+        return body
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        run_all(self._close_iterable, self._exchange.on_close)
+
+    def _close_iterable(self) -> None:
+        close_iterable(self._iterable)
+
+
+class Buffer:
+    """A `BodyFilter` that holds the whole body, then transforms it once.
+
+    While it is the exchange's filter, headers are held back; when the body
+    is complete, ``transform`` runs and Content-Length is set to the result's
+    length. A body larger than ``max_size`` is not transformed: the headers
+    go out (without Content-Length) and the body passes through unchanged,
+    after ``on_overflow`` has been told.
+    """
+
+    __slots__ = ("_chunks", "_size", "max_size", "on_overflow", "transform")
+
+    def __init__(
+        self,
+        transform: Callable[[bytes], bytes],
+        max_size: int,
+        on_overflow: Callable[[Exchange], object] | None = None,
+    ) -> None:
+        self.transform = transform
+        self.max_size = max_size
+        self.on_overflow = on_overflow
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        if chunk:
+            self._chunks.append(chunk)
+            self._size += len(chunk)
+        return b""
+
+    def finish(self) -> bytes:  # pragma: no cover - Body calls complete()
+        return self.transform(self.held_bytes())
+
+    @property
+    def overflowed(self) -> bool:
+        return self._size > self.max_size
+
+    def held_bytes(self) -> bytes:
+        data = b"".join(self._chunks)
+        self._chunks.clear()
+        return data
+
+    def overflow(self, exchange: Exchange) -> tuple[str, Headers]:
+        if self.on_overflow is not None:
+            self.on_overflow(exchange)
+        return exchange.status, remove_header(exchange.headers, "Content-Length")
+
+    def complete(self, exchange: Exchange) -> tuple[str, Headers, bytes]:
+        body = self.transform(self.held_bytes())
+        headers = remove_header(exchange.headers, "Content-Length")
+        headers.append(("Content-Length", str(len(body))))
+        return exchange.status, headers, body
