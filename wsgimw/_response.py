@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Protocol
 
-from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp, Write
+from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 __all__ = [
     "Body",
@@ -34,6 +34,7 @@ __all__ = [
     "ClosingIterator",
     "Exchange",
     "close_iterable",
+    "has_body",
     "header_value",
     "plain_response",
     "remove_header",
@@ -73,6 +74,14 @@ def run_all(*cleanups: Callable[[], object]) -> None:
                 error = exc
     if error is not None:
         raise error
+
+
+def has_body(environ: Environ, status: str) -> bool:
+    """Whether a response may carry a body: not HEAD, 1xx, 204 or 304."""
+    code = status[:3]
+    return not (
+        code[0] == "1" or code in ("204", "304") or environ["REQUEST_METHOD"] == "HEAD"
+    )
 
 
 def header_value(headers: Headers, name: str) -> str | None:
@@ -209,6 +218,8 @@ class Exchange:
     ) -> Write:
         """The ``start_response`` given to the app."""
         status, headers, body_filter = self.on_start(status, headers)
+        if body_filter is not None and not has_body(self.environ, status):
+            body_filter = None  # DESIGN §4.8: nothing to filter, nothing to add
         self.status, self.headers = status, headers
         self.filter = body_filter
         self.started = True

@@ -22,7 +22,7 @@ def _check_layer(layer: object) -> None:
         )
 
 
-def _describe(layer: Middleware) -> str:
+def _describe(layer: object) -> str:
     # Functions show their name; instances and classes show their repr.
     if hasattr(layer, "__code__"):
         return str(getattr(layer, "__qualname__", repr(layer)))
@@ -58,9 +58,7 @@ class Pipeline:
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
         if not callable(app):
-            raise TypeError(
-                f"a Pipeline wraps a WSGI app (a callable), got {app!r}"
-            )
+            raise TypeError(f"a Pipeline wraps a WSGI app (a callable), got {app!r}")
         for layer in reversed(self._layers):
             app = layer(app)
         return app

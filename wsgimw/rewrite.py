@@ -13,7 +13,14 @@ import codecs
 import logging
 from collections.abc import Callable, Iterable
 
-from ._response import Buffer, BodyFilter, Exchange, header_value, remove_header
+from ._response import (
+    BodyFilter,
+    Buffer,
+    Exchange,
+    has_body,
+    header_value,
+    remove_header,
+)
 from .types import Environ, Headers, StartResponse, WSGIApp
 
 __all__ = ["Rewrite"]
@@ -21,7 +28,6 @@ __all__ = ["Rewrite"]
 logger = logging.getLogger("wsgimw.rewrite")
 
 HeaderHook = Callable[[str, Headers], tuple[str, Headers]]
-_NO_BODY_STATUSES = frozenset({"204", "304"})
 
 
 def _media_type(content_type: str) -> str:
@@ -48,8 +54,7 @@ def _normalise_content_types(content_types: Iterable[str] | None) -> tuple[str, 
     for item in content_types:
         if not isinstance(item, str) or "/" not in item:
             raise ValueError(
-                f"content_types entries look like 'text/html' or 'text/*'; "
-                f"got {item!r}"
+                f"content_types entries look like 'text/html' or 'text/*'; got {item!r}"
             )
         item = item.strip().lower()
         patterns.append(item[:-1] if item.endswith("/*") else item)
@@ -98,7 +103,9 @@ class _TextChunkFilter:
         return self._transform(text).encode(self._charset, "surrogateescape")
 
 
-def _text_to_bytes(transform: Callable[[str], str], charset: str) -> Callable[[bytes], bytes]:
+def _text_to_bytes(
+    transform: Callable[[str], str], charset: str
+) -> Callable[[bytes], bytes]:
     def transform_bytes(body: bytes) -> bytes:
         text = body.decode(charset, "surrogateescape")
         return transform(text).encode(charset, "surrogateescape")
@@ -164,7 +171,9 @@ class Rewrite:
         self._content_types = _normalise_content_types(content_types)
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
-        def rewrite_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        def rewrite_app(
+            environ: Environ, start_response: StartResponse
+        ) -> Iterable[bytes]:
             return _RewriteExchange(environ, start_response, self).respond(app)
 
         return rewrite_app
@@ -186,10 +195,7 @@ class Rewrite:
     def _wants_body(self, environ: Environ, status: str, headers: Headers) -> bool:
         if self._body is None and self._text is None:
             return False
-        if environ.get("REQUEST_METHOD") == "HEAD":
-            return False
-        code = status[:3]
-        if code[0] == "1" or code in _NO_BODY_STATUSES:
+        if not has_body(environ, status):
             return False
         if not self._content_types:
             return True

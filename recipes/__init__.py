@@ -1,0 +1,1 @@
+"""Runnable examples of wsgimw; each one is tested under tests/."""

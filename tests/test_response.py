@@ -1,0 +1,433 @@
+"""The response core: Exchange, Body, ClosingIterator, Buffer and helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import pytest
+
+from wsgimw._response import (
+    Body,
+    BodyFilter,
+    Buffer,
+    ClosingIterator,
+    Exchange,
+    close_iterable,
+    header_value,
+    plain_response,
+    remove_header,
+    run_all,
+)
+from wsgimw.testing import (
+    FAULTS,
+    Fault,
+    Lint,
+    ScriptedApp,
+    call_app,
+    check_fault,
+    make_environ,
+)
+from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
+
+
+class Upper:
+    """A filter that upper-cases each chunk and appends a tail."""
+
+    def __init__(self, tail: bytes = b"") -> None:
+        self.tail = tail
+        self.finished = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        return chunk.upper()
+
+    def finish(self) -> bytes:
+        self.finished += 1
+        return self.tail
+
+
+class Recording(Exchange):
+    """An exchange whose choices come from the test."""
+
+    __slots__ = ("choose", "closed")
+
+    def __init__(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        choose: BodyFilter | None = None,
+    ) -> None:
+        super().__init__(environ, start_response)
+        self.choose = choose
+        self.closed = 0
+
+    def on_start(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None]:
+        return status, [*headers, ("X-Seen", "1")], self.choose
+
+    def on_close(self) -> None:
+        self.closed += 1
+
+
+class ObservingRecording(Recording):
+    __slots__ = ()
+    observes_close = True
+
+
+def wrap(
+    app: WSGIApp,
+    make_filter: Callable[[], BodyFilter] | None = None,
+    *,
+    observes_close: bool = False,
+) -> tuple[WSGIApp, list[Recording]]:
+    """A middleware built on Exchange that records its exchanges."""
+    exchanges: list[Recording] = []
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        kind = ObservingRecording if observes_close else Recording
+        exchange = kind(environ, start_response, make_filter() if make_filter else None)
+        exchanges.append(exchange)
+        return exchange.respond(app)
+
+    return wrapped, exchanges
+
+
+def two_arg_server() -> tuple[StartResponse, list[tuple[str, Headers]]]:
+    """A server whose start_response takes exactly two arguments."""
+    calls: list[tuple[str, Headers]] = []
+
+    def start_response(status: str, headers: Headers) -> Write:
+        calls.append((status, headers))
+        return lambda data: None
+
+    return start_response, calls  # type: ignore[return-value]
+
+
+# -- helpers -------------------------------------------------------------------
+
+
+def test_close_iterable_calls_close_when_present() -> None:
+    app = ScriptedApp()
+    iterable = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    close_iterable(iterable)
+    assert app.closes == 1
+    close_iterable([b"no close method"])  # no error
+
+
+def test_run_all_runs_every_cleanup_and_raises_the_first_error() -> None:
+    ran: list[str] = []
+
+    def fail(name: str) -> None:
+        ran.append(name)
+        raise ValueError(name)
+
+    with pytest.raises(ValueError, match="first"):
+        run_all(
+            lambda: fail("first"), lambda: ran.append("middle"), lambda: fail("last")
+        )
+    assert ran == ["first", "middle", "last"]
+
+
+def test_run_all_lets_base_exceptions_through() -> None:
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_all(interrupt)
+
+
+def test_header_helpers_are_case_insensitive() -> None:
+    headers = [("Content-Type", "text/plain"), ("content-length", "3"), ("X", "y")]
+    assert header_value(headers, "CONTENT-LENGTH") == "3"
+    assert header_value(headers, "Missing") is None
+    assert remove_header(headers, "Content-Length") == [
+        ("Content-Type", "text/plain"),
+        ("X", "y"),
+    ]
+    assert len(headers) == 3  # a copy, not a change in place
+
+
+@pytest.mark.parametrize(("method", "body"), [("GET", b"bad query"), ("HEAD", b"")])
+def test_plain_response(method: str, body: bytes) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return plain_response(
+            environ, start_response, "400 Bad Request", "bad query", [("X-A", "b")]
+        )
+
+    lint = Lint()
+    result = call_app(lint(app), "/", method=method)
+    lint.verify()
+    assert result.status == "400 Bad Request"
+    assert result.body == body
+    assert result.header("Content-Length") == "9"
+    assert result.header("Content-Type") == "text/plain; charset=utf-8"
+    assert result.header("X-A") == "b"
+
+
+# -- ClosingIterator -------------------------------------------------------------
+
+
+def test_closing_iterator_hands_over_the_app_iterator_and_closes_once() -> None:
+    app = ScriptedApp()
+    calls: list[str] = []
+    iterable = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    closing = ClosingIterator(
+        iterable, lambda: calls.append("a"), lambda: calls.append("b")
+    )
+    assert iter(closing) is iter(iterable)  # the server iterates the app's own
+    assert list(closing) == app.chunks
+    closing.close()
+    closing.close()
+    assert app.closes == 1
+    assert calls == ["a", "b"]
+
+
+def test_closing_iterator_close_before_iteration_runs_all_cleanups() -> None:
+    app = ScriptedApp(fail="close")
+    calls: list[str] = []
+    iterable = app(make_environ(), lambda s, h, e=None: lambda d: None)
+
+    def broken() -> None:
+        raise OSError("cleanup failed")
+
+    closing = ClosingIterator(iterable, broken, lambda: calls.append("after"))
+    with pytest.raises(RuntimeError, match="close"):
+        closing.close()  # the app's error is first; the others still ran
+    assert app.closes == 1
+    assert calls == ["after"]
+
+
+def test_closing_iterator_closes_the_returned_iterable_not_its_iterator() -> None:
+    class Iterable_:
+        closed = 0
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter([b"x"])
+
+        def close(self) -> None:
+            self.closed += 1
+
+    iterable = Iterable_()
+    closing = ClosingIterator(iterable)
+    assert list(closing) == [b"x"]
+    closing.close()
+    assert iterable.closed == 1
+
+
+# -- Exchange and Body -----------------------------------------------------------
+
+
+def test_untouched_response_is_the_app_iterable_itself() -> None:
+    inner = ScriptedApp()
+    app, _ = wrap(inner)
+    seen: list[Headers] = []
+
+    def start_response(status: str, headers: Headers, exc_info: object = None) -> Write:
+        seen.append(headers)
+        return lambda data: None
+
+    iterable = app(make_environ(), start_response)
+    assert iterable is inner.last_iterable
+    assert seen[0][-1] == ("X-Seen", "1")  # on_start saw and changed the headers
+    close_iterable(iterable)
+    assert inner.closes == 1
+
+
+def test_lazy_app_is_wrapped_and_status_read_at_first_next() -> None:
+    inner = ScriptedApp(style="lazy")
+    app, exchanges = wrap(inner)
+    iterable = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert isinstance(iterable, Body)
+    assert not exchanges[0].started
+    assert next(iter(iterable)) == b"Hello, "
+    assert exchanges[0].status == "200 OK"
+    close_iterable(iterable)
+    assert inner.closes == 1
+    assert exchanges[0].closed == 1
+
+
+def test_exc_info_is_omitted_for_servers_taking_two_arguments() -> None:
+    start_response, calls = two_arg_server()
+    app, _ = wrap(ScriptedApp(), Upper)
+    body = app(make_environ(), start_response)
+    assert list(body) == [b"HELLO, ", b"WORLD", b"!"]
+    close_iterable(body)
+    assert calls[0][0] == "200 OK"
+
+
+def test_exc_info_is_forwarded() -> None:
+    received: list[ExcInfo | None] = []
+
+    def start_response(
+        status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Write:
+        received.append(exc_info)
+        return lambda data: None
+
+    app, _ = wrap(ScriptedApp(style="lazy", fail="exc_info"), Upper)
+    body = app(make_environ(), start_response)
+    assert list(body) == [b"SCRIPTED ERROR PAGE"]
+    close_iterable(body)
+    assert received[0] is None
+    assert received[1] is not None
+    assert isinstance(received[1][1], RuntimeError)
+
+
+def test_filter_sees_every_chunk_and_yields_one_for_each() -> None:
+    chunks = [b"a", b"", b"b", b"c"]
+    app, _ = wrap(ScriptedApp(chunks=chunks), lambda: Upper(tail=b"!"))
+    result = call_app(app)
+    assert result.chunks == [b"A", b"B", b"C", b"!"]
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert list(body) == [b"A", b"", b"B", b"C", b"!"]  # b'' kept: one out per in
+    close_iterable(body)
+
+
+def test_filter_tail_comes_once_even_if_iterated_again() -> None:
+    upper = Upper(tail=b"end")
+    app, _ = wrap(ScriptedApp(chunks=[b"x"]), lambda: upper)
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    iterator = iter(body)
+    assert list(iterator) == [b"X", b"end"]
+    assert list(iterator) == []
+    assert upper.finished == 1
+    close_iterable(body)
+
+
+def test_write_calls_go_through_the_filter() -> None:
+    written: list[bytes] = []
+    app, _ = wrap(ScriptedApp(style="write"), lambda: Upper(tail=b"."))
+    body = app(make_environ(), lambda s, h, e=None: written.append)
+    assert list(body) == [b"."]
+    close_iterable(body)
+    assert written == [b"HELLO, ", b"WORLD", b"!"]
+
+
+def test_empty_filter_output_is_not_written() -> None:
+    class Hold:
+        def feed(self, chunk: bytes) -> bytes:
+            return b""
+
+        def finish(self) -> bytes:
+            return b"done"
+
+    written: list[bytes] = []
+    app, _ = wrap(ScriptedApp(style="write"), Hold)
+    body = app(make_environ(), lambda s, h, e=None: written.append)
+    assert list(body) == [b"done"]
+    close_iterable(body)
+    assert written == []
+
+
+def test_on_close_runs_once_when_the_app_raises_before_returning() -> None:
+    app, exchanges = wrap(ScriptedApp(fail="call"), observes_close=True)
+    with pytest.raises(RuntimeError):
+        app(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert exchanges[0].closed == 1
+
+
+def test_observed_close_wraps_and_runs_on_close_once() -> None:
+    inner = ScriptedApp(fail="close")
+    app, exchanges = wrap(inner, observes_close=True)
+    result = call_app(app, catch=True)
+    assert isinstance(result.error, RuntimeError)
+    assert result.body == b"Hello, world!"
+    assert inner.closes == 1
+    assert exchanges[0].closed == 1
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_filtering_exchange(fault: Fault) -> None:
+    def filtering(app: WSGIApp) -> WSGIApp:
+        return wrap(app, Upper)[0]
+
+    check_fault(filtering, fault)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_buffering_exchange(fault: Fault) -> None:
+    def buffering(app: WSGIApp) -> WSGIApp:
+        return wrap(app, lambda: Buffer(bytes.upper, 1 << 20))[0]
+
+    check_fault(buffering, fault)
+
+
+# -- Buffer ----------------------------------------------------------------------
+
+
+def buffering(app: WSGIApp, max_size: int = 100) -> tuple[WSGIApp, list[Exchange]]:
+    overflowed: list[Exchange] = []
+
+    def make() -> Buffer:
+        return Buffer(lambda body: body[::-1], max_size, overflowed.append)
+
+    wrapped, _ = wrap(app, make)
+    return wrapped, overflowed
+
+
+@pytest.mark.parametrize(
+    "style", ["iter", "lazy", "generator", "write", "mixed", "list"]
+)
+def test_buffer_sets_content_length_exactly(style: str) -> None:
+    inner = ScriptedApp(chunks=[b"abc", b"def"], style=style)
+    app, overflowed = buffering(inner)
+    lint = Lint()
+    result = call_app(lint(app))
+    lint.verify()
+    assert result.body == b"fedcba"
+    assert result.header("Content-Length") == "6"
+    assert result.header("X-Seen") == "1"
+    assert not overflowed
+
+
+def test_buffer_holds_headers_until_the_body_is_complete() -> None:
+    events: list[str] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        events.append("started")
+        yield b"ab"
+        events.append("second")
+        yield b"cd"
+
+    def server_start(
+        status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Write:
+        events.append("headers sent")
+        return lambda data: None
+
+    wrapped, _ = buffering(app)
+    body = wrapped(make_environ(), server_start)
+    assert list(body) == [b"dcba"]
+    close_iterable(body)
+    assert events == ["started", "second", "headers sent"]
+
+
+def test_buffer_overflow_sends_the_body_unchanged() -> None:
+    inner = ScriptedApp(chunks=[b"a" * 60, b"b" * 60, b"c"])
+    app, overflowed = buffering(inner, max_size=100)
+    lint = Lint()
+    result = call_app(lint(app))
+    lint.verify()
+    assert result.body == b"a" * 60 + b"b" * 60 + b"c"
+    assert result.header("Content-Length") is None
+    assert len(overflowed) == 1
+    assert inner.closes == 1
+
+
+def test_buffer_of_empty_lazy_body() -> None:
+    inner = ScriptedApp(chunks=[], style="lazy")
+    app, _ = buffering(inner)
+    result = call_app(app)
+    assert result.status == "200 OK"
+    assert result.body == b""
+    assert result.header("Content-Length") == "0"
+
+
+def test_buffer_app_error_while_draining_sends_no_headers() -> None:
+    inner = ScriptedApp(fail="chunk", at=1)
+    app, _ = buffering(inner)
+    result = call_app(app, catch=True)
+    assert isinstance(result.error, RuntimeError)
+    assert result.status == ""  # nothing reached the server
+    assert inner.closes == 1
