@@ -431,3 +431,23 @@ def test_buffer_app_error_while_draining_sends_no_headers() -> None:
     assert isinstance(result.error, RuntimeError)
     assert result.status == ""  # nothing reached the server
     assert inner.closes == 1
+
+
+def test_buffer_overflow_from_write_calls_sends_everything_unchanged() -> None:
+    written: list[bytes] = []
+    sent: list[Headers] = []
+
+    def start_response(status: str, headers: Headers, exc_info: object = None) -> Write:
+        sent.append(headers)
+        return written.append
+
+    inner = ScriptedApp(chunks=[b"a" * 60, b"b" * 60, b"c"], style="write")
+    app, overflowed = buffering(inner, max_size=100)
+    body = app(make_environ(), start_response)
+    assert list(body) == []
+    close_iterable(body)
+    assert b"".join(written) == b"a" * 60 + b"b" * 60 + b"c"
+    assert written[-1] == b"c"  # after the overflow, writes go straight out
+    assert len(sent) == 1
+    assert header_value(sent[0], "Content-Length") is None
+    assert len(overflowed) == 1

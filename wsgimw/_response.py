@@ -226,7 +226,7 @@ class Exchange:
         if isinstance(body_filter, Buffer):
             # Headers wait for the whole body; so does anything written.
             self._held_exc_info = exc_info
-            return body_filter.feed
+            return self._buffered_write
         write = self._send_headers(status, headers, exc_info)
         if body_filter is None:
             return write
@@ -249,6 +249,17 @@ class Exchange:
         if exc_info is None:
             return self._server_start_response(status, headers)
         return self._server_start_response(status, headers, exc_info)
+
+    def _buffered_write(self, data: bytes) -> None:
+        buffer = self.filter
+        if not isinstance(buffer, Buffer):  # released after an overflow
+            if data:
+                self._server_write(data)
+            return
+        buffer.feed(data)
+        if buffer.overflowed:
+            self.release_headers(*buffer.overflow(self))
+            self._server_write(buffer.held_bytes())
 
     def _filtered_write(self, data: bytes) -> None:
         assert self.filter is not None  # only handed out with a filter

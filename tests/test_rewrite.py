@@ -1,0 +1,268 @@
+"""Rewrite: header hook, per-chunk and buffered body transforms."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wsgimw import Rewrite
+from wsgimw.testing import (
+    FAULTS,
+    Fault,
+    Lint,
+    Result,
+    ScriptedApp,
+    call_app,
+    check_fault,
+)
+from wsgimw.types import Environ, Headers, StartResponse, Write
+
+
+def linted_call(app: ScriptedApp, rewrite: Rewrite, **options: object) -> Result:
+    lint = Lint(above="the server", below="Rewrite")
+    inner = Lint(above="Rewrite", below="the app")
+    result = call_app(lint(rewrite(inner(app))), **options)  # type: ignore[arg-type]
+    lint.verify()
+    inner.verify()
+    return result
+
+
+def reverse_text() -> Rewrite:
+    return Rewrite(text=lambda s: s[::-1], buffered=True, content_types=["text/plain"])
+
+
+# -- headers -------------------------------------------------------------------
+
+
+def test_header_hook_sees_a_copy_and_changes_the_response() -> None:
+    app = ScriptedApp()
+    original = list(app.headers)
+
+    def hook(status: str, headers: Headers) -> tuple[str, Headers]:
+        headers.append(("X-Frame-Options", "DENY"))
+        return "201 Created", headers
+
+    result = call_app(Rewrite(headers=hook)(app))
+    assert result.status == "201 Created"
+    assert result.header("X-Frame-Options") == "DENY"
+    assert app.headers == original
+
+
+def test_header_only_rewrite_passes_the_iterable_through() -> None:
+    app = ScriptedApp()
+    wrapped = Rewrite(headers=lambda s, h: (s, h))(app)
+    iterable = wrapped(
+        {"REQUEST_METHOD": "GET"}, lambda status, headers, exc_info=None: lambda d: None
+    )
+    assert iterable is app.last_iterable
+    assert app.closes == 0
+
+
+# -- body, per chunk -------------------------------------------------------------
+
+
+def test_per_chunk_body_transform_streams_and_drops_content_length() -> None:
+    app = ScriptedApp(chunks=[b"ab", b"cd"])
+    result = call_app(Rewrite(body=bytes.upper)(app))
+    assert result.chunks == [b"AB", b"CD"]
+    assert result.header("Content-Length") is None
+    assert app.closes == 1
+
+
+def test_text_transform_survives_characters_split_across_chunks() -> None:
+    data = "héllo wörld ✓".encode()
+    chunks = [data[i : i + 1] for i in range(len(data))]  # every byte alone
+    app = ScriptedApp(chunks=chunks)
+    result = call_app(Rewrite(text=str.upper)(app))
+    assert result.body.decode() == "HÉLLO WÖRLD ✓"
+    assert len(result.chunks) <= len(chunks)
+
+
+def test_text_transform_uses_the_declared_charset() -> None:
+    body = "café".encode("latin-1")
+    app = ScriptedApp(chunks=[body], content_type="text/plain; charset=ISO-8859-1")
+    result = call_app(Rewrite(text=str.upper)(app))
+    assert result.body == "CAFÉ".encode("latin-1")
+
+
+def test_text_transform_keeps_undecodable_bytes() -> None:
+    app = ScriptedApp(chunks=[b"ok \xff\xfe ok"])
+    result = call_app(Rewrite(text=str.upper, buffered=True)(app))
+    assert result.body == b"OK \xff\xfe OK"
+
+
+def test_unknown_charset_is_left_alone(caplog: pytest.LogCaptureFixture) -> None:
+    app = ScriptedApp(content_type="text/plain; charset=klingon")
+    with caplog.at_level(logging.WARNING, logger="wsgimw.rewrite"):
+        result = call_app(Rewrite(text=str.upper)(app))
+    assert result.body == b"Hello, world!"
+    assert result.header("Content-Length") == "13"
+    assert "unknown charset 'klingon'" in caplog.text
+
+
+@given(
+    text=st.text(max_size=60),
+    cuts=st.lists(st.integers(min_value=0, max_value=240), max_size=8),
+)
+def test_streaming_text_equals_whole_text_for_any_chunking(
+    text: str, cuts: list[int]
+) -> None:
+    data = text.encode()
+    points = sorted({min(c, len(data)) for c in cuts} | {0, len(data)})
+    chunks = [data[a:b] for a, b in itertools.pairwise(points)]
+    app = ScriptedApp(chunks=chunks, content_length=False)
+    result = call_app(Rewrite(text=str.swapcase)(app))
+    assert result.body == text.swapcase().encode()
+
+
+# -- body, buffered --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "style", ["iter", "list", "lazy", "generator", "write", "mixed"]
+)
+def test_reverse_text_done_right(style: str) -> None:
+    app = ScriptedApp(chunks=["héllo ".encode(), "wörld ✓".encode()], style=style)
+    result = linted_call(app, reverse_text())
+    assert result.body.decode() == "✓ dlröw olléh"
+    assert result.header("Content-Length") == str(len(result.body))
+    if style not in ("list", "generator"):
+        assert app.closes == 1
+
+
+def test_buffered_over_max_size_passes_unchanged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = ScriptedApp(chunks=[b"x" * 10, b"y" * 10])
+    with caplog.at_level(logging.WARNING, logger="wsgimw.rewrite"):
+        result = linted_call(app, Rewrite(body=bytes.upper, buffered=True, max_size=15))
+    assert result.body == b"x" * 10 + b"y" * 10
+    assert "larger than max_size" in caplog.text
+
+
+# -- what is left alone ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content_type", "changed"),
+    [
+        ("text/plain", True),
+        ("TEXT/PLAIN; charset=utf-8", True),
+        ("text/html", True),
+        ("application/json", True),
+        ("application/json+ld", False),
+        ("image/png", False),
+        ("", False),
+    ],
+)
+def test_content_types_restrict_the_body_transform(
+    content_type: str, changed: bool
+) -> None:
+    app = ScriptedApp(content_type=content_type)
+    rewrite = Rewrite(body=bytes.upper, content_types=["text/*", "application/json"])
+    wrapped = rewrite(app)
+    iterable = wrapped(
+        {"REQUEST_METHOD": "GET"}, lambda status, headers, exc_info=None: lambda d: None
+    )
+    assert (iterable is not app.last_iterable) == changed
+    result = call_app(rewrite(ScriptedApp(content_type=content_type)))
+    assert (result.body == b"HELLO, WORLD!") == changed
+
+
+@pytest.mark.parametrize(
+    ("method", "status"),
+    [("HEAD", "200 OK"), ("GET", "204 No Content"), ("GET", "304 Not Modified")],
+)
+def test_bodiless_responses_are_not_transformed(method: str, status: str) -> None:
+    app = ScriptedApp(
+        status=status, chunks=() if status[0] != "2" or "204" in status else (b"x",)
+    )
+    result = linted_call(
+        app, Rewrite(body=lambda b: b + b"!", buffered=True), method=method
+    )
+    assert result.body == b""
+
+
+def test_write_callable_apps_are_transformed_too() -> None:
+    written: list[bytes] = []
+
+    def legacy(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        write: Write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"abc")
+        write(b"def")
+        return []
+
+    wrapped = Rewrite(body=bytes.upper)(legacy)
+    body = wrapped(
+        {"REQUEST_METHOD": "GET"},
+        lambda status, headers, exc_info=None: written.append,
+    )
+    assert list(body) == []
+    assert written == [b"ABC", b"DEF"]
+
+
+# -- the shared fault matrix -------------------------------------------------------
+
+
+CONFIGURATIONS = {
+    "headers": lambda: Rewrite(headers=lambda s, h: (s, [*h, ("X-A", "1")])),
+    "chunks": lambda: Rewrite(body=bytes.upper),
+    "text": lambda: Rewrite(text=str.upper),
+    "buffered": lambda: Rewrite(body=lambda b: b[::-1], buffered=True),
+    "buffered-small": lambda: Rewrite(body=bytes.upper, buffered=True, max_size=4),
+    "reverse-text": reverse_text,
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+@pytest.mark.parametrize("configuration", CONFIGURATIONS)
+def test_fault_matrix(configuration: str, fault: Fault) -> None:
+    check_fault(CONFIGURATIONS[configuration](), fault)
+
+
+# -- configuration ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({}, ValueError, "needs something to do"),
+        ({"body": bytes.upper, "text": str.upper}, ValueError, "not both"),
+        ({"body": "upper"}, TypeError, "body must be a callable"),
+        ({"text": str.upper, "max_size": True}, TypeError, "max_size must be an int"),
+        ({"text": str.upper, "max_size": -1}, ValueError, "max_size must be >= 0"),
+        (
+            {"text": str.upper, "content_types": "text/plain"},
+            TypeError,
+            "a list of media types",
+        ),
+        (
+            {"text": str.upper, "content_types": ["html"]},
+            ValueError,
+            "look like 'text/html'",
+        ),
+        (
+            {"text": str.upper, "content_types": []},
+            ValueError,
+            "content_types is empty",
+        ),
+    ],
+)
+def test_misconfiguration_fails_at_construction(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Rewrite(**options)  # type: ignore[arg-type]
+
+
+def test_repr() -> None:
+    assert repr(reverse_text()) == (
+        "Rewrite(text=reverse_text.<locals>.<lambda>, "
+        "buffered=True, max_size=1048576, content_types=['text/plain'])"
+    )
+    assert repr(Rewrite(body=bytes.upper)) == "Rewrite(body=bytes.upper)"
