@@ -1,0 +1,113 @@
+"""Start real server processes on 127.0.0.1 for tests, and stop them by pid.
+
+Every wait is bounded; a process that does not stop when asked is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    port: int
+    #: Everything the process printed, filled in once it has stopped.
+    log: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _collect_log(self) -> None:
+        stdout = self.process.stdout
+        if stdout is not None and not stdout.closed:
+            self.log = stdout.read()
+            stdout.close()
+
+
+def _wait_until_listening(server: Server, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            server._collect_log()
+            raise RuntimeError(
+                f"server exited with {server.process.returncode}: {server.log}"
+            )
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", server.port), timeout=0.5),
+        ):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on port {server.port} within {timeout} s")
+
+
+def stop(process: subprocess.Popen[str], timeout: float = 10) -> None:
+    """Stop ``process`` by its pid: terminate, wait, then kill."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def running(
+    args: Sequence[str], *, port: int | None = None, timeout: float = 20
+) -> Iterator[Server]:
+    """Run ``python args... --port N`` from the project root until the block
+    ends; ``{port}`` in ``args`` is replaced instead when present."""
+    port = port or free_port()
+    argv = [a.replace("{port}", str(port)) for a in args]
+    if not any("{port}" in a for a in args):
+        argv += ["--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    server = Server(process, port)
+    try:
+        _wait_until_listening(server, timeout)
+        yield server
+    finally:
+        stop(process)
+        server._collect_log()
+
+
+def fetch(
+    url: str, *, timeout: float = 10, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """GET ``url``; return status, headers and body, 4xx/5xx included."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, dict(error.headers), error.read()
