@@ -172,7 +172,7 @@ def test_closing_iterator_hands_over_the_app_iterator_and_closes_once() -> None:
     calls: list[str] = []
     iterable = app(make_environ(), lambda s, h, e=None: lambda d: None)
     closing = ClosingIterator(
-        iterable, lambda: calls.append("a"), lambda: calls.append("b")
+        iterable, lambda: run_all(lambda: calls.append("a"), lambda: calls.append("b"))
     )
     assert iter(closing) is iter(iterable)  # the server iterates the app's own
     assert list(closing) == app.chunks
@@ -190,7 +190,9 @@ def test_closing_iterator_close_before_iteration_runs_all_cleanups() -> None:
     def broken() -> None:
         raise OSError("cleanup failed")
 
-    closing = ClosingIterator(iterable, broken, lambda: calls.append("after"))
+    closing = ClosingIterator(
+        iterable, lambda: run_all(broken, lambda: calls.append("after"))
+    )
     with pytest.raises(RuntimeError, match="close"):
         closing.close()  # the app's error is first; the others still ran
     assert app.closes == 1

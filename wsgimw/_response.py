@@ -23,6 +23,7 @@ iterable, so ``wsgi.file_wrapper`` (sendfile) and ``len()`` survive.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from itertools import chain
 from typing import Protocol
 
 from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
@@ -122,35 +123,55 @@ def plain_response(
     return [body]
 
 
+def _close_then(iterable: object, callback: Callable[[], object] | None) -> None:
+    """Close the app's iterable, then run ``callback``; each runs even if the
+    other raises, and the first error is re-raised. Written out rather than
+    through `run_all`: it runs once per request on every closing layer."""
+    error: Exception | None = None
+    close = getattr(iterable, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception as exc:
+            error = exc
+    if callback is not None:
+        try:
+            callback()
+        except Exception as exc:
+            if error is None:
+                error = exc
+    if error is not None:
+        raise error
+
+
 class ClosingIterator:
     """Hands the server the app iterable's own iterator; adds work at close().
 
     ``close()`` closes the iterable the app returned (never ``iter()`` of
-    it), then runs each callback, all exactly once, even when the server
-    closes before iterating or a cleanup raises. This is a class, not a
-    generator, so ``close()`` works before the first ``next()``.
+    it), then runs ``callback``, each exactly once, even when the server
+    closes before iterating or one of them raises. This is a class, not a
+    generator, so ``close()`` works before the first ``next()``. It takes one
+    callback; to run several, pass a function that calls them (see `run_all`).
     """
 
-    __slots__ = ("_callbacks", "_closed", "_iterable")
+    __slots__ = ("_callback", "_iterable")
 
     def __init__(
-        self, iterable: Iterable[bytes], *callbacks: Callable[[], object]
+        self, iterable: Iterable[bytes], callback: Callable[[], object] | None = None
     ) -> None:
-        self._iterable = iterable
-        self._callbacks = callbacks
-        self._closed = False
+        self._iterable: Iterable[bytes] | None = iterable
+        self._callback = callback
 
     def __iter__(self) -> Iterator[bytes]:
-        return iter(self._iterable)
+        iterable = self._iterable
+        return iter(()) if iterable is None else iter(iterable)
 
     def close(self) -> None:
-        if self._closed:
+        iterable = self._iterable
+        if iterable is None:  # closed already
             return
-        self._closed = True
-        run_all(self._close_iterable, *self._callbacks)
-
-    def _close_iterable(self) -> None:
-        close_iterable(self._iterable)
+        self._iterable = None
+        _close_then(iterable, self._callback)
 
 
 class Exchange:
@@ -171,7 +192,7 @@ class Exchange:
         "environ",
         "filter",
         "headers",
-        "started",
+        "holding_headers",
         "status",
     )
 
@@ -179,9 +200,10 @@ class Exchange:
         self.environ = environ
         self._server_start_response = start_response
         self.filter: BodyFilter | None = None
-        self.started = False
+        #: True while a `Buffer` holds the headers back.
+        self.holding_headers = False
         self.status = ""
-        self.headers: Headers = []
+        self.headers: Headers
 
     # -- hooks for subclasses -------------------------------------------------
 
@@ -196,8 +218,21 @@ class Exchange:
         """Runs once when the response is over: closed by the server, or the
         app raised before returning an iterable."""
 
-    #: Set True in a subclass that needs `on_close` even when it filters
-    #: nothing; otherwise an untouched response is passed through as is.
+    def recover(self, error: Exception) -> bytes | None:
+        """The app raised ``error`` (calling it, or in ``iter()``/``next()``).
+
+        Return None to let it propagate (the default), or send a replacement
+        with `replace_response` and return its body to end the response.
+        """
+        return None
+
+    def on_close_error(self, error: Exception) -> bool:
+        """A cleanup at ``close()`` raised; return True if handled (not re-raised)."""
+        return False
+
+    #: Set True in a subclass that needs `on_close`, `recover` or
+    #: `on_close_error` even when it filters nothing; otherwise an untouched
+    #: response is passed through as is.
     observes_close = False
 
     # -- the WSGI side ----------------------------------------------------------
@@ -206,41 +241,61 @@ class Exchange:
         """Call ``app`` through this exchange; return what to give the server."""
         try:
             iterable = app(self.environ, self.start_response)
-        except Exception:
+        except Exception as error:
             self.on_close()
-            raise
-        if self.started and self.filter is None and not self.observes_close:
+            body = self.recover(error)
+            if body is None:
+                raise
+            return [body]
+        if self.status and self.filter is None and not self.observes_close:
             return iterable
         return Body(iterable, self)
+
+    @property
+    def started(self) -> bool:
+        """Whether the app has called ``start_response`` yet."""
+        return bool(self.status)
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> Write:
         """The ``start_response`` given to the app."""
+        if self.holding_headers:
+            # An exc_info re-call: what was held belongs to the old response.
+            assert isinstance(self.filter, Buffer)
+            self.filter.discard()
         status, headers, body_filter = self.on_start(status, headers)
         if body_filter is not None and not has_body(self.environ, status):
             body_filter = None  # DESIGN §4.8: nothing to filter, nothing to add
         self.status, self.headers = status, headers
         self.filter = body_filter
-        self.started = True
         if isinstance(body_filter, Buffer):
             # Headers wait for the whole body; so does anything written.
+            self.holding_headers = True
             self._held_exc_info = exc_info
             return self._buffered_write
+        self.holding_headers = False
         write = self._send_headers(status, headers, exc_info)
         if body_filter is None:
             return write
         self._server_write = write
         return self._filtered_write
 
-    @property
-    def holding_headers(self) -> bool:
-        return isinstance(self.filter, Buffer)
+    def replace_response(
+        self, status: str, headers: Headers, exc_info: ExcInfo
+    ) -> None:
+        """From `recover`: send new headers with ``exc_info`` (the server
+        raises if it already sent headers) and stop filtering."""
+        self.status, self.headers, self.filter = status, headers, None
+        self.holding_headers = False
+        self._held_exc_info = None
+        self._server_write = self._send_headers(status, headers, exc_info)
 
     def release_headers(self, status: str, headers: Headers) -> None:
         """Send headers held back by a `Buffer` and stop filtering."""
         exc_info, self._held_exc_info = self._held_exc_info, None
         self.status, self.headers, self.filter = status, headers, None
+        self.holding_headers = False
         self._server_write = self._send_headers(status, headers, exc_info)
 
     def _send_headers(
@@ -289,44 +344,63 @@ class Body:
         return self
 
     def __next__(self) -> bytes:
-        iterator = self._iterator
-        if iterator is None:
-            iterator = self._iterator = iter(self._iterable)
         exchange = self._exchange
-        if exchange.holding_headers:
-            return self._drain_buffer(iterator)
         try:
-            chunk = next(iterator)
-        except StopIteration:
-            if exchange.holding_headers:  # a lazy app started with no body
+            iterator = self._iterator
+            if iterator is None:
+                iterator = self._iterator = iter(self._iterable)
+            if exchange.holding_headers:
                 return self._drain_buffer(iterator)
-            body_filter = exchange.filter
-            if body_filter is None or self._finished:
+            # A sentinel instead of catching StopIteration: cheaper per chunk.
+            chunk = next(iterator, None)
+        except Exception as error:
+            replacement = exchange.recover(error)
+            if replacement is None:
                 raise
+            # The app's body is over (it is still closed in close()).
+            self._iterator = iter(())
+            self._finished = True
+            return replacement
+        body_filter = exchange.filter
+        if chunk is None:
+            return self._end(iterator, body_filter)
+        if body_filter is None:
+            return chunk
+        if exchange.holding_headers:  # a lazy app started in that next()
+            return self._drain_buffer(chain((chunk,), iterator))
+        return body_filter.feed(chunk)
+
+    def _end(self, iterator: Iterator[bytes], body_filter: BodyFilter | None) -> bytes:
+        if self._exchange.holding_headers:  # a lazy app started with no body
+            return self._drain_buffer(iterator)
+        if body_filter is not None and not self._finished:
             self._finished = True
             tail = body_filter.finish()
             if tail:
                 return tail
-            raise
-        body_filter = exchange.filter
-        if body_filter is None:
-            return chunk
-        if exchange.holding_headers:  # a lazy app started in that next()
-            body_filter.feed(chunk)
-            return self._drain_buffer(iterator)
-        return body_filter.feed(chunk)
+        raise StopIteration
 
     def _drain_buffer(self, iterator: Iterator[bytes]) -> bytes:
         # A whole-body transform needs the whole body before the headers can
         # carry its length; buffered mode is documented to hold it.
         exchange = self._exchange
-        buffer = exchange.filter
-        assert isinstance(buffer, Buffer)  # holding_headers says so
         for chunk in iterator:
+            if not exchange.holding_headers:
+                # The app re-called start_response with exc_info and its new
+                # response is not held back: pass that one on as it comes.
+                body_filter = exchange.filter
+                return chunk if body_filter is None else body_filter.feed(chunk)
+            # Read the filter afresh: an exc_info re-call starts a new Buffer.
+            buffer = exchange.filter
+            assert isinstance(buffer, Buffer)  # holding_headers says so
             buffer.feed(chunk)
             if buffer.overflowed:
                 exchange.release_headers(*buffer.overflow(exchange))
                 return buffer.held_bytes()
+        if not exchange.holding_headers:
+            return self._end(iterator, exchange.filter)
+        buffer = exchange.filter
+        assert isinstance(buffer, Buffer)
         self._finished = True
         status, headers, body = buffer.complete(exchange)
         exchange.release_headers(status, headers)
@@ -338,10 +412,11 @@ class Body:
         if self._closed:
             return
         self._closed = True
-        run_all(self._close_iterable, self._exchange.on_close)
-
-    def _close_iterable(self) -> None:
-        close_iterable(self._iterable)
+        try:
+            _close_then(self._iterable, self._exchange.on_close)
+        except Exception as error:
+            if not self._exchange.on_close_error(error):
+                raise
 
 
 class Buffer:
@@ -380,6 +455,10 @@ class Buffer:
     @property
     def overflowed(self) -> bool:
         return self._size > self.max_size
+
+    def discard(self) -> None:
+        self._chunks.clear()
+        self._size = 0
 
     def held_bytes(self) -> bytes:
         data = b"".join(self._chunks)

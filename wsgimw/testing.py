@@ -532,8 +532,10 @@ class ScriptedApp:
         content_type: str = "text/plain; charset=utf-8",
         content_length: bool = True,
         status: str = "200 OK",
+        error_type: str = "text/plain",
     ) -> None:
         self.chunks = list(chunks)
+        self.error_type = error_type
         self.style = style
         self.fail = fail
         self.at = at
@@ -638,7 +640,7 @@ class _ScriptedIterable:
             self._start_response(
                 "500 Internal Server Error",
                 [
-                    ("Content-Type", "text/plain"),
+                    ("Content-Type", self._app.error_type),
                     ("Content-Length", str(len(ERROR_PAGE))),
                 ],
                 sys.exc_info(),
@@ -660,7 +662,11 @@ class Fault:
     app: Callable[[], ScriptedApp]
     read: int | None = None
     method: str = "GET"
-    raises: bool = False
+    #: Where the app raises: None (it does not), "before-body" (no body
+    #: byte has gone out: an error handler must answer 5xx), "after-body"
+    #: (the error must reach the server) or "close" (in close(): a handler
+    #: may log it and keep the finished response).
+    raises: str | None = None
     #: The app's own 500 page is also a right outcome: a layer that held
     #: the headers back can still let the app replace the response.
     may_recover: bool = False
@@ -679,15 +685,23 @@ FAULTS: tuple[Fault, ...] = (
     Fault("empty-body", lambda: ScriptedApp(chunks=())),
     Fault("head", lambda: ScriptedApp(), method="HEAD"),
     Fault("no-content", lambda: ScriptedApp(status="204 No Content", chunks=())),
-    Fault("raise-before-start", lambda: ScriptedApp(fail="call"), raises=True),
-    Fault("raise-after-start", lambda: ScriptedApp(fail="started"), raises=True),
-    Fault("raise-at-first-chunk", lambda: ScriptedApp(fail="chunk", at=0), raises=True),
-    Fault("raise-mid-stream", lambda: ScriptedApp(fail="chunk", at=2), raises=True),
-    Fault("raise-in-close", lambda: ScriptedApp(fail="close"), raises=True),
+    Fault("raise-before-start", lambda: ScriptedApp(fail="call"), raises="before-body"),
+    Fault(
+        "raise-after-start", lambda: ScriptedApp(fail="started"), raises="before-body"
+    ),
+    Fault(
+        "raise-at-first-chunk",
+        lambda: ScriptedApp(fail="chunk", at=0),
+        raises="before-body",
+    ),
+    Fault(
+        "raise-mid-stream", lambda: ScriptedApp(fail="chunk", at=2), raises="after-body"
+    ),
+    Fault("raise-in-close", lambda: ScriptedApp(fail="close"), raises="close"),
     Fault(
         "lazy-raise-at-first-chunk",
         lambda: ScriptedApp(style="lazy", fail="chunk", at=0),
-        raises=True,
+        raises="before-body",
     ),
     Fault(
         "exc-info-before-body", lambda: ScriptedApp(style="lazy", fail="exc_info", at=0)
@@ -695,7 +709,13 @@ FAULTS: tuple[Fault, ...] = (
     Fault(
         "exc-info-after-body",
         lambda: ScriptedApp(fail="exc_info", at=1),
-        raises=True,
+        raises="after-body",
+        may_recover=True,
+    ),
+    Fault(
+        "exc-info-other-type-after-body",
+        lambda: ScriptedApp(fail="exc_info", at=1, error_type="text/html"),
+        raises="after-body",
         may_recover=True,
     ),
     Fault("server-closes-before-next", lambda: ScriptedApp(), read=0),
@@ -728,24 +748,25 @@ def check_fault(
         fault = next(f for f in FAULTS if f.name == fault)
     body_of = decode or _body
     outcome, app = _run_fault(middleware, fault, validate, environ_options)
+    error_only = Fault(
+        "error-page-only",
+        lambda: ScriptedApp(
+            chunks=[ERROR_PAGE],
+            status="500 Internal Server Error",
+            content_type=app.error_type,
+        ),
+    )
     if app.returned_iterable:
         assert app.closes == 1, (
             f"{fault}: the app iterable was closed {app.closes} times, not once"
         )
-    if fault.raises and outcome.error is not None:
-        assert isinstance(outcome.error, AppFault), (
-            f"{fault}: the server saw {outcome.error!r}, not the app's error"
+    _check_error(fault, outcome, handles_errors)
+    if fault.name.startswith("exc-info") and outcome.status_code == 500:
+        # The app's own error page, treated as if the app had sent only it.
+        reference, _ = _run_fault(middleware, error_only, validate, environ_options)
+        assert body_of(outcome) == body_of(reference), (
+            f"{fault}: the replaced response is not the app's error page alone"
         )
-    elif fault.raises and fault.may_recover and outcome.status_code == 500:
-        pass  # the app replaced its response before anything was sent
-    elif fault.raises and not handles_errors:
-        raise AssertionError(
-            f"{fault}: the app's error was swallowed; got {outcome.status!r}"
-        )
-    elif fault.raises:
-        assert outcome.status_code >= 500, f"{fault}: error became {outcome.status!r}"
-    else:
-        assert outcome.error is None, f"{fault}: unexpected {outcome.error!r}"
     if fault.read is None and not fault.raises and fault.name in _SAME_AS_ITERABLE:
         reference, _ = _run_fault(middleware, FAULTS[0], validate, environ_options)
         assert (outcome.status, body_of(outcome)) == (
@@ -753,6 +774,31 @@ def check_fault(
             body_of(reference),
         ), f"{fault}: differs from the same body returned as an iterable"
     return outcome
+
+
+def _check_error(fault: Fault, outcome: Result, handles_errors: bool) -> None:
+    error, status = outcome.error, outcome.status_code
+    if fault.raises is None:
+        assert error is None, f"{fault}: unexpected {error!r}"
+    elif error is not None:
+        assert isinstance(error, AppFault), (
+            f"{fault}: the server saw {error!r}, not the app's error"
+        )
+        assert not (handles_errors and fault.raises == "before-body"), (
+            f"{fault}: nothing was sent, yet the error was not turned into a 5xx"
+        )
+    elif fault.may_recover and status == 500:
+        pass  # the app replaced its response before anything was sent
+    elif fault.raises == "before-body" and handles_errors:
+        assert status >= 500, f"{fault}: the error became {outcome.status!r}"
+    elif fault.raises == "close" and handles_errors:
+        assert status == 200, (
+            f"{fault}: the finished response became {outcome.status!r}"
+        )
+    else:
+        raise AssertionError(
+            f"{fault}: the app's error was swallowed; got {outcome.status!r}"
+        )
 
 
 def _body(result: Result) -> bytes:
