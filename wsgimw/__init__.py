@@ -5,8 +5,9 @@ application, the first listed outermost.
 """
 
 from .compose import Pipeline, compose
+from .errors import ErrorHandler
 from .rewrite import Rewrite
 from .types import Middleware, WSGIApp
 
-__all__ = ["Middleware", "Pipeline", "Rewrite", "WSGIApp", "compose"]
+__all__ = ["ErrorHandler", "Middleware", "Pipeline", "Rewrite", "WSGIApp", "compose"]
 __version__ = "0.1.0.dev0"

@@ -1,0 +1,380 @@
+"""ErrorHandler: phase-accurate handling, negotiation, logging, hooks."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from webob.exc import HTTPForbidden, HTTPNotFound  # type: ignore[import-untyped]
+
+from wsgimw import ErrorHandler, compose
+from wsgimw._response import ClosingIterator
+from wsgimw.testing import (
+    FAULTS,
+    AppFault,
+    Fault,
+    Lint,
+    Result,
+    ScriptedApp,
+    call_app,
+    check_fault,
+)
+from wsgimw.types import Environ, ExcInfo, StartResponse, Write, WSGIApp
+
+SECRET = "s3cr3t-in-the-message"
+
+
+def raising(error: BaseException, *, after_start: bool = False) -> WSGIApp:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if after_start:
+            start_response("200 OK", [("Content-Type", "text/plain")])
+        raise error
+
+    return app
+
+
+def linted(
+    app: WSGIApp, handler: ErrorHandler | None = None, **options: object
+) -> Result:
+    outer, inner = Lint(below="ErrorHandler"), Lint(above="ErrorHandler")
+    result = call_app(outer((handler or ErrorHandler())(inner(app))), **options)  # type: ignore[arg-type]
+    outer.verify()
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _quiet_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="wsgimw.errors")
+
+
+# -- phases ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("after_start", [False, True])
+def test_error_before_the_body_becomes_a_500(after_start: bool) -> None:
+    result = linted(raising(ValueError(SECRET), after_start=after_start))
+    assert result.status == "500 Internal Server Error"
+    assert result.body == b"500 Internal Server Error\n"
+    assert result.header("Cache-Control") == "no-store"
+    assert result.header("Content-Length") == str(len(result.body))
+
+
+def test_the_500_is_sent_with_exc_info() -> None:
+    received: list[ExcInfo | None] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Write:
+        received.append(exc_info)
+        return lambda data: None
+
+    body = ErrorHandler()(raising(ValueError("x"), after_start=True))(
+        {"REQUEST_METHOD": "GET"}, start_response
+    )
+    assert list(body) == [b"500 Internal Server Error\n"]
+    assert received[0] is None
+    assert received[1] is not None
+    assert isinstance(received[1][1], ValueError)
+
+
+def test_error_after_body_bytes_is_logged_and_re_raised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = ScriptedApp(fail="chunk", at=2)
+    result = call_app(ErrorHandler()(app), catch=True)
+    assert isinstance(result.error, AppFault)
+    assert result.body == b"Hello, world"  # never an error page spliced in
+    assert app.closes == 1
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "after the response began" in errors[0].getMessage()
+    assert errors[0].exc_info is not None
+
+
+def test_error_in_close_is_logged_and_other_cleanups_run(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = ScriptedApp(fail="close")
+    cleaned: list[str] = []
+
+    def outer_layer(inner: WSGIApp) -> WSGIApp:
+        def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+            return ClosingIterator(
+                inner(environ, start_response), lambda: cleaned.append("outer")
+            )
+
+        return wrapped
+
+    result = call_app(compose(outer_layer, ErrorHandler())(app))
+    assert result.status == "200 OK"
+    assert result.body == b"Hello, world!"
+    assert app.closes == 1
+    assert cleaned == ["outer"]
+    assert "raised in close()" in caplog.text
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), SystemExit(3), GeneratorExit()])
+def test_base_exceptions_pass_untouched(
+    error: BaseException, caplog: pytest.LogCaptureFixture
+) -> None:
+    with pytest.raises(type(error)):
+        call_app(ErrorHandler()(raising(error)))
+    assert not caplog.records
+
+
+def test_base_exception_while_iterating_passes() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise KeyboardInterrupt
+        yield b""  # pragma: no cover
+
+    with pytest.raises(KeyboardInterrupt):
+        call_app(ErrorHandler()(app))
+
+
+def test_an_empty_chunk_does_not_count_as_sent() -> None:
+    app = ScriptedApp(chunks=[b"", b"never"], fail="chunk", at=1, content_length=False)
+    result = linted(app)
+    assert result.status_code == 500
+    assert app.closes == 1
+
+
+def test_head_gets_a_500_without_body() -> None:
+    result = linted(raising(ValueError("x")), method="HEAD")
+    assert result.status_code == 500
+    assert result.body == b""
+
+
+# -- what the page says ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [
+        ("", "text/plain; charset=utf-8"),
+        ("*/*", "text/plain; charset=utf-8"),
+        (
+            "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            "text/html; charset=utf-8",
+        ),
+        ("application/json", "application/problem+json"),
+        ("application/problem+json", "application/problem+json"),
+        ("text/html;q=0, */*;q=0.1", "text/plain; charset=utf-8"),
+        ("image/png", "text/plain; charset=utf-8"),
+        ("text/html;q=nonsense,,;;", "text/plain; charset=utf-8"),
+    ],
+)
+def test_the_page_is_negotiated(accept: str, content_type: str) -> None:
+    result = linted(raising(ValueError(SECRET)), headers={"Accept": accept})
+    assert result.header("Content-Type") == content_type
+    assert SECRET.encode() not in result.body
+    assert b"Traceback" not in result.body
+    assert b"PATH_INFO" not in result.body
+
+
+def test_json_problem_details() -> None:
+    result = linted(raising(ValueError(SECRET)), headers={"Accept": "application/json"})
+    assert json.loads(result.body) == {
+        "type": "about:blank",
+        "title": "Internal Server Error",
+        "status": 500,
+    }
+
+
+def test_debug_shows_traceback_and_redacted_escaped_environ() -> None:
+    handler = ErrorHandler(debug=True)
+    headers = {
+        "Accept": "text/html",
+        "Authorization": "Basic dXNlcjpwYXNz",
+        "Cookie": "session=abc123",
+        "X-Note": "<script>alert(1)</script>",
+    }
+    result = linted(raising(ValueError("<b>bad</b>")), handler, headers=headers)
+    body = result.body.decode()
+    assert "Traceback" in body
+    assert "ValueError: &lt;b&gt;bad&lt;/b&gt;" in body
+    assert "&lt;script&gt;" in body
+    assert "<script>" not in body
+    assert "dXNlcjpwYXNz" not in body
+    assert "abc123" not in body
+    assert "[redacted]" in body
+
+
+def test_debug_json_and_text() -> None:
+    handler = ErrorHandler(debug=True)
+    as_json = json.loads(
+        linted(
+            raising(ValueError("oops")), handler, headers={"Accept": "application/json"}
+        ).body
+    )
+    assert as_json["traceback"][-1] == "ValueError: oops"
+    assert "PATH_INFO" in as_json["environ"]
+    text = linted(raising(ValueError("oops")), handler).body.decode()
+    assert text.startswith("500 Internal Server Error\nTraceback")
+
+
+# -- logging and hooks --------------------------------------------------------------------
+
+
+def test_each_error_is_logged_once_with_the_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    call_app(ErrorHandler()(raising(ValueError("x"))), "/some/path", method="POST")
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].getMessage() == "error in POST /some/path"
+    assert errors[0].name == "wsgimw.errors"
+    assert errors[0].exc_info is not None
+
+
+def test_nested_handlers_do_not_double_log(caplog: pytest.LogCaptureFixture) -> None:
+    reported: list[object] = []
+    app = ScriptedApp(fail="chunk", at=2)
+    stack = compose(
+        ErrorHandler(on_error=lambda e, x: reported.append("outer")),
+        ErrorHandler(on_error=lambda e, x: reported.append("inner")),
+    )
+    result = call_app(stack(app), catch=True)
+    assert isinstance(result.error, AppFault)
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 1
+    assert reported == ["inner"]
+
+
+def test_on_error_hook_gets_environ_and_exc_info() -> None:
+    seen: list[tuple[str, type[BaseException] | None]] = []
+    handler = ErrorHandler(
+        on_error=lambda environ, exc_info: seen.append(
+            (environ["PATH_INFO"], exc_info[0])
+        )
+    )
+    call_app(handler(raising(ValueError("x"))), "/p")
+    assert seen == [("/p", ValueError)]
+
+
+def test_a_failing_hook_never_masks_the_error(caplog: pytest.LogCaptureFixture) -> None:
+    def broken_hook(environ: Environ, exc_info: ExcInfo) -> None:
+        raise RuntimeError("hook down")
+
+    result = call_app(ErrorHandler(on_error=broken_hook)(raising(ValueError("x"))))
+    assert result.status_code == 500
+    assert "the on_error hook failed" in caplog.text
+    assert "hook down" in caplog.text
+
+
+# -- mapping exceptions to statuses ----------------------------------------------------------
+
+
+def test_statuses_map_exception_classes(caplog: pytest.LogCaptureFixture) -> None:
+    handler = ErrorHandler(statuses={PermissionError: 403, LookupError: 404})
+    assert linted(raising(PermissionError("no")), handler).status == "403 Forbidden"
+    assert linted(raising(KeyError("k")), handler).status == "404 Not Found"
+    assert linted(raising(ValueError("v")), handler).status_code == 500
+    assert not [
+        r
+        for r in caplog.records
+        if r.levelno == logging.ERROR and "403" in r.getMessage()
+    ]
+    assert "answered 403" in caplog.text
+
+
+def test_webob_http_exceptions_are_responses(caplog: pytest.LogCaptureFixture) -> None:
+    result = linted(raising(HTTPNotFound()))
+    assert result.status == "404 Not Found"
+    assert b"404 Not Found" in result.body
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert linted(raising(HTTPForbidden()), method="HEAD").body == b""
+    plain = linted(raising(HTTPNotFound()), ErrorHandler(http_exceptions=False))
+    assert plain.status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"on_error": "report"}, TypeError, "on_error must be a callable"),
+        (
+            {"statuses": {"ValueError": 400}},
+            TypeError,
+            "keys must be Exception classes",
+        ),
+        (
+            {"statuses": {KeyboardInterrupt: 400}},
+            TypeError,
+            "keys must be Exception classes",
+        ),
+        ({"statuses": {ValueError: 200}}, ValueError, "from 400 to 599"),
+        ({"statuses": {ValueError: True}}, ValueError, "from 400 to 599"),
+    ],
+)
+def test_misconfiguration_fails_at_construction(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        ErrorHandler(**options)  # type: ignore[arg-type]
+
+
+def test_repr() -> None:
+    assert repr(ErrorHandler()) == "ErrorHandler()"
+
+    def report(environ: Environ, exc_info: ExcInfo) -> None:
+        pass
+
+    handler = ErrorHandler(
+        debug=True, on_error=report, statuses={ValueError: 400}, http_exceptions=False
+    )
+    assert repr(handler) == (
+        "ErrorHandler(debug=True, on_error=test_repr.<locals>.report, "
+        "statuses={ValueError: 400}, http_exceptions=False)"
+    )
+
+
+def test_unknown_status_codes_get_a_generic_phrase() -> None:
+    result = linted(raising(ValueError("x")), ErrorHandler(statuses={ValueError: 599}))
+    assert result.status == "599 Error"
+
+
+# -- the shared fault matrix and properties ---------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix(fault: Fault) -> None:
+    check_fault(ErrorHandler(), fault, handles_errors=True)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_nested_and_debug(fault: Fault) -> None:
+    check_fault(
+        compose(ErrorHandler(), ErrorHandler(debug=True)), fault, handles_errors=True
+    )
+
+
+EXCEPTIONS = st.sampled_from(
+    [
+        ValueError,
+        KeyError,
+        RuntimeError,
+        OSError,
+        UnicodeError,
+        ZeroDivisionError,
+        Exception,
+    ]
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    cls=EXCEPTIONS,
+    message=st.text(min_size=4),
+    accept=st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=255)),
+)
+def test_any_exception_and_accept_header_gives_a_clean_500(
+    cls: type[Exception], message: str, accept: str
+) -> None:
+    marker = "MARK" + message
+    result = linted(raising(cls(marker)), headers={"Accept": accept})
+    assert result.status == "500 Internal Server Error"
+    assert marker.encode("utf-8", "surrogatepass") not in result.body
+    assert result.header("Content-Length") == str(len(result.body))

@@ -1,0 +1,315 @@
+"""ErrorHandler: turn an app's exceptions into a clean 500, phase by phase.
+
+* Raised before any body byte went out (in the call, after start_response,
+  at the first ``next()``): the response is replaced by an error page through
+  ``start_response(..., exc_info)``.
+* Raised after body bytes went out: logged, then re-raised so the server
+  aborts the connection. An error page is never spliced into a half-sent body.
+* Raised in the app iterable's ``close()``: logged; every other cleanup
+  still runs; the finished response stands.
+
+Only `Exception` is caught: GeneratorExit, KeyboardInterrupt and SystemExit
+pass. Each error is logged once on ``wsgimw.errors``, however many
+ErrorHandlers it passes through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import json
+import logging
+import re
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from http import HTTPStatus
+from typing import Any, cast
+
+from webob.acceptparse import create_accept_header  # type: ignore[import-untyped]
+from webob.exc import HTTPException  # type: ignore[import-untyped]
+
+from ._response import BodyFilter, Exchange
+from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
+
+__all__ = ["ErrorHandler"]
+
+OnError = Callable[[Environ, ExcInfo], object]
+
+_LOGGED = "_wsgimw_logged"
+_OFFERS = ("text/plain", "text/html", "application/problem+json", "application/json")
+_SECRET_KEYS = re.compile(
+    r"AUTHORIZATION|COOKIE|PASSW|SECRET|TOKEN|API_?KEY|SESSION|CSRF", re.IGNORECASE
+)
+
+
+@lru_cache(maxsize=256)
+def _negotiate(accept: str) -> str:
+    """The error page's media type for an Accept header (cached per value)."""
+    # An invalid header parses as "accept anything": plain text, first offer.
+    offers = create_accept_header(accept).acceptable_offers(_OFFERS)
+    if not offers:
+        return "text/plain"
+    best = offers[0][0]
+    return "application/problem+json" if best.endswith("json") else best
+
+
+def _redacted(environ: Environ) -> dict[str, str]:
+    return {
+        key: "[redacted]" if _SECRET_KEYS.search(key) else repr(value)
+        for key, value in sorted(environ.items())
+    }
+
+
+def _status_line(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Error"
+
+
+class ErrorHandler:
+    """Catch what the app raises and answer with a clean error response.
+
+    Args:
+        debug: show the traceback and a redacted environ in the error page.
+            Never in production: it tells an attacker about your code.
+        on_error: ``hook(environ, exc_info)`` called for every error caught,
+            e.g. to report it; an exception in the hook is logged and never
+            masks the original error.
+        statuses: map exception classes to statuses, e.g.
+            ``{PermissionError: 403}``; the first class in the mapping that
+            matches wins. Errors mapped below 500 are logged at INFO, not
+            ERROR.
+        http_exceptions: send a raised ``webob.exc.HTTPException`` as the
+            response it is (a 404, a redirect...) instead of a 500.
+        logger: where errors go; defaults to ``logging.getLogger("wsgimw.errors")``.
+    """
+
+    __slots__ = ("_debug", "_http_exceptions", "_logger", "_on_error", "_statuses")
+
+    def __init__(
+        self,
+        *,
+        debug: bool = False,
+        on_error: OnError | None = None,
+        statuses: Mapping[type[BaseException], int] | None = None,
+        http_exceptions: bool = True,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        if on_error is not None and not callable(on_error):
+            raise TypeError(
+                f"on_error must be a callable(environ, exc_info), got {on_error!r}"
+            )
+        checked: list[tuple[type[BaseException], int]] = []
+        for cls, code in (statuses or {}).items():
+            if not (isinstance(cls, type) and issubclass(cls, Exception)):
+                raise TypeError(f"statuses keys must be Exception classes, got {cls!r}")
+            if (
+                isinstance(code, bool)
+                or not isinstance(code, int)
+                or not 400 <= code <= 599
+            ):
+                raise ValueError(
+                    f"statuses[{cls.__name__}] must be an int status from 400 to 599, got {code!r}"
+                )
+            checked.append((cls, code))
+        self._debug = bool(debug)
+        self._on_error = on_error
+        self._statuses = tuple(checked)
+        self._http_exceptions = bool(http_exceptions)
+        self._logger = logger or logging.getLogger("wsgimw.errors")
+
+    def __call__(self, app: WSGIApp) -> WSGIApp:
+        def error_handled_app(
+            environ: Environ, start_response: StartResponse
+        ) -> Iterable[bytes]:
+            return _Guard(environ, start_response, self).respond(app)
+
+        return error_handled_app
+
+    def __repr__(self) -> str:
+        parts = []
+        if self._debug:
+            parts.append("debug=True")
+        if self._on_error is not None:
+            parts.append(
+                f"on_error={getattr(self._on_error, '__qualname__', self._on_error)}"
+            )
+        if self._statuses:
+            shown = ", ".join(f"{cls.__name__}: {code}" for cls, code in self._statuses)
+            parts.append(f"statuses={{{shown}}}")
+        if not self._http_exceptions:
+            parts.append("http_exceptions=False")
+        return f"ErrorHandler({', '.join(parts)})"
+
+    # -- what to do with an error --------------------------------------------------
+
+    def report(self, environ: Environ, error: Exception, *, sent: bool) -> int:
+        """Log ``error`` once and call the hook; return the status to answer."""
+        code = self._status_for(error)
+        if getattr(error, _LOGGED, False):
+            return code
+        with contextlib.suppress(AttributeError):  # exceptions with __slots__
+            setattr(error, _LOGGED, True)
+        request = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
+        if isinstance(error, HTTPException) and self._http_exceptions and not sent:
+            self._logger.debug("%s answered %s", request, error.status)
+            return code
+        exc_info = _exc_info(error)
+        if sent:
+            self._logger.error(
+                "error in %s after the response began; aborting it",
+                request,
+                exc_info=exc_info,
+            )
+        elif code < 500:
+            self._logger.info("%s answered %d: %r", request, code, error)
+        else:
+            self._logger.error("error in %s", request, exc_info=exc_info)
+        if self._on_error is not None:
+            try:
+                self._on_error(environ, exc_info)
+            except Exception:
+                self._logger.exception("the on_error hook failed")
+        return code
+
+    def _status_for(self, error: Exception) -> int:
+        if self._http_exceptions and isinstance(error, HTTPException):
+            return int(error.code)
+        for cls, code in self._statuses:
+            if isinstance(error, cls):
+                return code
+        return 500
+
+    def page(
+        self, environ: Environ, code: int, error: Exception
+    ) -> tuple[str, Headers, bytes]:
+        """The status, headers and body of the error response."""
+        if self._http_exceptions and isinstance(error, HTTPException):
+            return _render_http_exception(environ, error)
+        status = _status_line(code)
+        media_type = _negotiate(environ.get("HTTP_ACCEPT", ""))
+        details = self._details(environ, error) if self._debug else None
+        if media_type == "text/html":
+            body = self._html(status, details)
+            content_type = "text/html; charset=utf-8"
+        elif media_type == "application/problem+json":
+            body = self._json(code, status, details)
+            content_type = "application/problem+json"
+        else:
+            body = status + "\n" + (details["traceback"] if details else "")
+            content_type = "text/plain; charset=utf-8"
+        data = body.encode("utf-8")
+        headers = [
+            ("Content-Type", content_type),
+            ("Content-Length", str(len(data))),
+            ("Cache-Control", "no-store"),
+        ]
+        if environ.get("REQUEST_METHOD") == "HEAD":
+            data = b""
+        return status, headers, data
+
+    @staticmethod
+    def _details(environ: Environ, error: Exception) -> dict[str, Any]:
+        return {
+            "traceback": "".join(traceback.format_exception(error)),
+            "environ": _redacted(environ),
+        }
+
+    @staticmethod
+    def _html(status: str, details: dict[str, Any] | None) -> str:
+        title = html.escape(status)
+        parts = [
+            "<!doctype html>",
+            f"<html><head><meta charset=utf-8><title>{title}</title></head><body>",
+            f"<h1>{title}</h1>",
+            "<p>The server could not complete the request.</p>",
+        ]
+        if details:
+            parts.append(
+                f"<h2>Traceback</h2><pre>{html.escape(details['traceback'])}</pre>"
+            )
+            rows = "".join(
+                f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                for k, v in details["environ"].items()
+            )
+            parts.append(f"<h2>Environ</h2><table>{rows}</table>")
+        parts.append("</body></html>\n")
+        return "\n".join(parts)
+
+    @staticmethod
+    def _json(code: int, status: str, details: dict[str, Any] | None) -> str:
+        problem: dict[str, Any] = {
+            "type": "about:blank",
+            "title": status[4:],
+            "status": code,
+        }
+        if details:
+            problem["traceback"] = details["traceback"].splitlines()
+            problem["environ"] = details["environ"]
+        return json.dumps(problem)
+
+
+class _Guard(Exchange):
+    """One response under an ErrorHandler: watches whether body bytes left."""
+
+    __slots__ = ("_handler", "_sent")
+    observes_close = True
+
+    def __init__(
+        self, environ: Environ, start_response: StartResponse, handler: ErrorHandler
+    ) -> None:
+        super().__init__(environ, start_response)
+        self._handler = handler
+        self._sent = False
+
+    def on_start(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None]:
+        return status, headers, self
+
+    # A pass-through filter, so write() and yielded chunks both mark "sent".
+    def feed(self, chunk: bytes) -> bytes:
+        if chunk:
+            self._sent = True
+        return chunk
+
+    def finish(self) -> bytes:
+        return b""
+
+    def recover(self, error: Exception) -> bytes | None:
+        handler = self._handler
+        code = handler.report(self.environ, error, sent=self._sent)
+        if self._sent:
+            return None
+        status, headers, body = handler.page(self.environ, code, error)
+        self.replace_response(status, headers, _exc_info(error))
+        return body
+
+    def on_close_error(self, error: Exception) -> bool:
+        self._handler.report(self.environ, error, sent=True)
+        return True
+
+
+def _exc_info(error: BaseException) -> ExcInfo:
+    return cast(ExcInfo, (type(error), error, error.__traceback__))
+
+
+def _render_http_exception(
+    environ: Environ, error: HTTPException
+) -> tuple[str, Headers, bytes]:
+    """Run a webob HTTPException as the WSGI app it also is."""
+    captured: list[tuple[str, Headers]] = []
+
+    def capture(
+        status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], object]:
+        captured.append((status, headers))
+        return lambda data: None
+
+    body = b"".join(error(environ, capture))
+    status, headers = captured[-1]
+    if environ.get("REQUEST_METHOD") == "HEAD":
+        body = b""
+    return status, list(headers), body
