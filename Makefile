@@ -30,7 +30,7 @@ pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
 docs: $(STAMP)
-	$(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)

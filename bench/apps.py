@@ -16,7 +16,7 @@ from werkzeug.wsgi import ClosingIterator as WerkzeugClosingIterator
 
 from wsgimw import Rewrite, compose
 from wsgimw._response import ClosingIterator, Exchange
-from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, WSGIApp, Write
+from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 BODY = b"Hello, world!"
 STATUS = "200 OK"
@@ -27,7 +27,10 @@ def hello_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes
     """The bare app every row is compared with."""
     start_response(
         STATUS,
-        [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", _CONTENT_LENGTH)],
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", _CONTENT_LENGTH),
+        ],
     )
     return [BODY]
 
@@ -84,14 +87,18 @@ def start_response(
 
 
 def layer_one(app: WSGIApp) -> WSGIApp:
-    def layer_one_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def layer_one_app(
+        environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         return app(environ, start_response)
 
     return layer_one_app
 
 
 def layer_two(app: WSGIApp) -> WSGIApp:
-    def layer_two_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def layer_two_app(
+        environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         return app(environ, start_response)
 
     return layer_two_app
@@ -155,14 +162,18 @@ class _CloseObserver(Exchange):
 
 
 def bystander_exchange(app: WSGIApp) -> WSGIApp:
-    def bystander_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def bystander_app(
+        environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         return _Bystander(environ, start_response).respond(app)
 
     return bystander_app
 
 
 def observing_exchange(app: WSGIApp) -> WSGIApp:
-    def observing_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    def observing_app(
+        environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
         return _CloseObserver(environ, start_response).respond(app)
 
     return observing_app

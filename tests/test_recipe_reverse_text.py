@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
-from pathlib import Path
 
 import pytest
+from servers import fetch, running
 
 from recipes.reverse_text import TEXT, application, hello_app, reverse
 from wsgimw.testing import Lint, ScriptedApp, call_app, linted
 from wsgimw.types import Environ, StartResponse, WSGIApp
 
-ROOT = Path(__file__).resolve().parent.parent
 REVERSED = TEXT[::-1].encode("utf-8")
 # "héllo wörld ✓" cut inside é, ö and ✓: multi-byte characters split across
 # chunks must still come out whole.
@@ -122,55 +115,11 @@ def test_head_gets_no_body() -> None:
 # -- the recipe's __main__, served for real ----------------------------------
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def fetch(url: str, timeout: float) -> tuple[int, str | None, bytes]:
-    with urllib.request.urlopen(url, timeout=timeout) as response:
-        return response.status, response.headers["Content-Length"], response.read()
-
-
-def stop(process: subprocess.Popen[str]) -> str:
-    """Stop the process by its pid (terminate, then kill); return its stdout."""
-    process.terminate()
-    try:
-        stdout, _ = process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        stdout, _ = process.communicate(timeout=10)
-    return stdout
-
-
 @pytest.mark.integration
 def test_main_serves_the_reversed_text() -> None:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "recipes.reverse_text", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                status, length, body = fetch(url, timeout=2)
-                break
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None:
-                    pytest.fail(f"the recipe exited early:\n{stop(process)}")
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the recipe did not answer on {url} within 15 s")
-                time.sleep(0.05)
-    finally:
-        output = stop(process)
+    with running(["-m", "recipes.reverse_text"]) as server:
+        status, headers, body = fetch(server.url + "/")
     assert status == 200
     assert body == REVERSED
-    assert length == str(len(REVERSED))
-    assert f"curl {url}" in output
+    assert headers["Content-Length"] == str(len(REVERSED))
+    assert f"curl {server.url}/" in server.log
