@@ -193,7 +193,12 @@ def test_debug_shows_traceback_and_redacted_escaped_environ() -> None:
         "Cookie": "session=abc123",
         "X-Note": "<script>alert(1)</script>",
     }
-    result = linted(raising(ValueError("<b>bad</b>")), handler, headers=headers)
+    result = linted(
+        raising(ValueError("<b>bad</b>")),
+        handler,
+        headers=headers,
+        QUERY_STRING="q=1&password=hunter2",
+    )
     body = result.body.decode()
     assert "Traceback" in body
     assert "ValueError: &lt;b&gt;bad&lt;/b&gt;" in body
@@ -202,6 +207,8 @@ def test_debug_shows_traceback_and_redacted_escaped_environ() -> None:
     assert "dXNlcjpwYXNz" not in body
     assert "abc123" not in body
     assert "[redacted]" in body
+    assert "hunter2" not in body
+    assert "q=1&amp;password=[redacted]" in body
 
 
 def test_debug_json_and_text() -> None:

@@ -19,7 +19,6 @@ import contextlib
 import html
 import json
 import logging
-import re
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
@@ -29,6 +28,7 @@ from typing import Any, cast
 from webob.acceptparse import create_accept_header  # type: ignore[import-untyped]
 from webob.exc import HTTPException  # type: ignore[import-untyped]
 
+from ._redact import REDACTED, is_secret_environ_key, redact_query
 from ._response import BodyFilter, Exchange
 from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
 
@@ -38,9 +38,6 @@ OnError = Callable[[Environ, ExcInfo], object]
 
 _LOGGED = "_wsgimw_logged"
 _OFFERS = ("text/plain", "text/html", "application/problem+json", "application/json")
-_SECRET_KEYS = re.compile(
-    r"AUTHORIZATION|COOKIE|PASSW|SECRET|TOKEN|API_?KEY|SESSION|CSRF", re.IGNORECASE
-)
 
 
 @lru_cache(maxsize=256)
@@ -56,9 +53,9 @@ def _negotiate(accept: str) -> str:
 
 def _redacted(environ: Environ) -> dict[str, str]:
     return {
-        key: "[redacted]" if _SECRET_KEYS.search(key) else repr(value)
+        key: REDACTED if is_secret_environ_key(key) else repr(value)
         for key, value in sorted(environ.items())
-    }
+    } | {"QUERY_STRING": repr(redact_query(environ.get("QUERY_STRING", "")))}
 
 
 def _status_line(code: int) -> str:
