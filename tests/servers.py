@@ -10,11 +10,12 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,17 +32,34 @@ def free_port() -> int:
 class Server:
     process: subprocess.Popen[str]
     port: int
-    #: Everything the process printed, filled in once it has stopped.
-    log: str = ""
+    _lines: list[str] = field(default_factory=list)
+    _reader: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def log(self) -> str:
+        """What the process printed so far (all of it once it has stopped)."""
+        return "".join(self._lines)
+
+    def _start_reading(self) -> None:
+        # Drain the pipe as the server writes, so a chatty server never
+        # blocks on a full pipe buffer.
+        def read() -> None:
+            assert self.process.stdout is not None
+            for line in self.process.stdout:
+                self._lines.append(line)
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+
     def _collect_log(self) -> None:
+        if self._reader is not None:
+            self._reader.join(timeout=10)
         stdout = self.process.stdout
         if stdout is not None and not stdout.closed:
-            self.log = stdout.read()
             stdout.close()
 
 
@@ -49,6 +67,7 @@ def _wait_until_listening(server: Server, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
+            server.process.wait(timeout=timeout)
             server._collect_log()
             raise RuntimeError(
                 f"server exited with {server.process.returncode}: {server.log}"
@@ -92,6 +111,7 @@ def running(
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     server = Server(process, port)
+    server._start_reading()
     try:
         _wait_until_listening(server, timeout)
         yield server

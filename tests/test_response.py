@@ -106,6 +106,21 @@ def two_arg_server() -> tuple[StartResponse, list[tuple[str, Headers]]]:
 # -- helpers -------------------------------------------------------------------
 
 
+def test_plain_response_headers_replace_defaults_and_bodiless_statuses() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        status = environ["PATH_INFO"][1:].replace("_", " ")
+        return plain_response(
+            environ, start_response, status, "text", [("Content-Type", "text/x")]
+        )
+
+    lint = Lint()
+    replaced = call_app(lint(app), "/401_Unauthorized")
+    assert replaced.headers == [("Content-Length", "4"), ("Content-Type", "text/x")]
+    assert call_app(lint(app), "/204_No_Content").body == b""
+    assert call_app(lint(app), "/304_Not_Modified").body == b""
+    lint.verify()
+
+
 def test_close_iterable_calls_close_when_present() -> None:
     app = ScriptedApp()
     iterable = app(make_environ(), lambda s, h, e=None: lambda d: None)

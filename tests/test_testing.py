@@ -223,6 +223,7 @@ def test_never_closed_is_found_by_verify() -> None:
         ({"REQUEST_METHOD": "GET"}, "environ lacks SERVER_NAME"),
         ({**make_environ(), "PATH_INFO": b"/"}, "PATH_INFO.*native str"),
         (dict([*make_environ().items(), (1, "x")]), "key 1 is not a str"),
+        ({**make_environ(), "QUERY_STRING": "q=\u20ac"}, "is not latin-1"),
     ],
 )
 def test_environ_is_checked(environ: object, message: str) -> None:
@@ -270,6 +271,14 @@ def test_call_app_refuses_a_second_start_without_exc_info() -> None:
 def test_call_app_refuses_a_body_before_start() -> None:
     with pytest.raises(AssertionError, match="body before start_response"):
         call_app(app_doing(yields_before_start))
+
+
+def test_make_environ_encodes_the_target_as_a_server_sees_it() -> None:
+    environ = make_environ("/caf\u00e9/%2Fx%20y?q=\u00e9&r=%C3%A9")
+    assert environ["PATH_INFO"] == "/caf\xc3\xa9//x y"  # UTF-8 bytes, decoded %
+    assert environ["QUERY_STRING"] == "q=\xc3\xa9&r=%C3%A9"  # kept as sent
+    raw = make_environ("/", PATH_INFO="/\xff", QUERY_STRING="a=\xff")
+    assert (raw["PATH_INFO"], raw["QUERY_STRING"]) == ("/\xff", "a=\xff")
 
 
 def test_make_environ_builds_headers_and_query() -> None:

@@ -4,10 +4,22 @@ Every middleware is a callable ``app -> app``; `compose` folds them over an
 application, the first listed outermost.
 """
 
+from .accesslog import AccessLog
 from .compose import Pipeline, compose
 from .errors import ErrorHandler
+from .query import QueryDict, QueryParser
 from .rewrite import Rewrite
 from .types import Middleware, WSGIApp
 
-__all__ = ["ErrorHandler", "Middleware", "Pipeline", "Rewrite", "WSGIApp", "compose"]
+__all__ = [
+    "AccessLog",
+    "ErrorHandler",
+    "Middleware",
+    "Pipeline",
+    "QueryDict",
+    "QueryParser",
+    "Rewrite",
+    "WSGIApp",
+    "compose",
+]
 __version__ = "0.1.0.dev0"

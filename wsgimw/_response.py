@@ -107,20 +107,23 @@ def plain_response(
     message: str,
     headers: Iterable[tuple[str, str]] = (),
 ) -> list[bytes]:
-    """Answer with a short UTF-8 text body (no body for HEAD): for 4xx/5xx
-    responses a middleware makes itself, such as a 400 for a bad query."""
-    body = message.encode("utf-8")
-    start_response(
-        status,
-        [
+    """Answer with a short UTF-8 text body: for the 4xx/5xx responses a
+    middleware makes itself, such as a 400 for a bad query. ``headers`` are
+    added, replacing defaults of the same name; HEAD, 1xx, 204 and 304
+    responses get no body (and no Content-Length on 1xx/204)."""
+    data = message.encode("utf-8")
+    code = status[:3]
+    if code[0] == "1" or code in ("204", "304"):
+        defaults = []  # such responses have no body to describe
+    else:
+        defaults = [
             ("Content-Type", "text/plain; charset=utf-8"),
-            ("Content-Length", str(len(body))),
-            *headers,
-        ],
-    )
-    if environ.get("REQUEST_METHOD") == "HEAD":
-        return []
-    return [body]
+            ("Content-Length", str(len(data))),
+        ]
+    extra = list(headers)
+    given = {name.lower() for name, _ in extra}
+    start_response(status, [h for h in defaults if h[0].lower() not in given] + extra)
+    return [data] if has_body(environ, status) else []
 
 
 def _close_then(iterable: object, callback: Callable[[], object] | None) -> None:

@@ -25,11 +25,9 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, cast
 
-from webob.acceptparse import create_accept_header  # type: ignore[import-untyped]
-from webob.exc import HTTPException  # type: ignore[import-untyped]
-
 from ._redact import REDACTED, is_secret_environ_key, redact_query
 from ._response import BodyFilter, Exchange
+from ._webob import HTTPException, create_accept_header
 from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
 
 __all__ = ["ErrorHandler"]

@@ -18,6 +18,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote_to_bytes
 from wsgiref.util import setup_testing_defaults
 
 from ._response import close_iterable, header_value
@@ -336,12 +337,24 @@ class Lint:
                 raise self._fail(
                     "environ", f"environ key {key!r} is not a str", above=True
                 )
-            if "." not in key and type(value) is not str:
+            if "." in key:
+                continue
+            if type(value) is not str:
                 raise self._fail(
                     "environ",
                     f"environ[{key!r}] must be a native str, got {type(value).__name__}",
                     above=True,
                 )
+            if not value.isascii():
+                try:
+                    value.encode("latin-1")
+                except UnicodeEncodeError:
+                    raise self._fail(
+                        "latin-1",
+                        f"environ[{key!r}] = {value!r} is not latin-1: PEP 3333 "
+                        "strings hold bytes, one character per byte",
+                        above=True,
+                    ) from None
         return str(environ["REQUEST_METHOD"])
 
     def _call(
@@ -394,8 +407,17 @@ def make_environ(
     body: bytes = b"",
     **extra: object,
 ) -> Environ:
-    """A complete PEP 3333 environ. ``path`` may hold a query string."""
-    path_info, _, query = path.partition("?")
+    """A complete PEP 3333 environ for a request to ``path``.
+
+    ``path`` is the request target as a client sends it: text goes out as
+    UTF-8 and ``%XX`` escapes stand for bytes. As a server does, PATH_INFO is
+    percent-decoded and QUERY_STRING is kept as sent; both hold their bytes
+    as latin-1 strings. To set raw values, pass ``PATH_INFO=...`` or
+    ``QUERY_STRING=...``.
+    """
+    raw_path, _, raw_query = path.encode("utf-8").partition(b"?")
+    path_info = unquote_to_bytes(raw_path).decode("latin-1")
+    query = raw_query.decode("latin-1")
     environ: Environ = {
         "REQUEST_METHOD": method,
         "SCRIPT_NAME": "",

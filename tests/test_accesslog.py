@@ -1,0 +1,436 @@
+"""AccessLog: truthful lines, parsed back by an independent Apache log parser."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import time
+from collections.abc import Iterator
+from urllib.parse import unquote_to_bytes
+
+import apachelogs  # type: ignore[import-untyped]
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wsgimw import AccessLog, compose
+from wsgimw.accesslog import COMBINED, COMMON, apache_time
+from wsgimw.testing import (
+    FAULTS,
+    AppFault,
+    Fault,
+    Lint,
+    ScriptedApp,
+    call_app,
+    check_fault,
+    make_environ,
+)
+
+COMBINED_PARSER = apachelogs.LogParser(apachelogs.COMBINED)
+COMMON_PARSER = apachelogs.LogParser(apachelogs.COMMON)
+
+
+def logged(
+    app: object, path: str = "/", *, access: AccessLog | None = None, **options: object
+) -> tuple[str, object]:
+    stream = io.StringIO()
+    access = access or AccessLog(stream=stream)
+    if access._stream is None:  # a caller-built AccessLog writes elsewhere
+        raise AssertionError("logged() needs an AccessLog with stream=")
+    lint = Lint(below="AccessLog")
+    result = call_app(lint(access(app)), path, catch=True, **options)  # type: ignore[arg-type]
+    lint.verify()
+    return access._stream.getvalue(), result  # type: ignore[attr-defined]
+
+
+def one_line(text: str) -> str:
+    lines = text.splitlines()
+    assert len(lines) == 1, f"expected one line, got {lines!r}"
+    return lines[0]
+
+
+@pytest.fixture
+def stream() -> io.StringIO:
+    return io.StringIO()
+
+
+# -- the combined format, parsed back ------------------------------------------------
+
+
+def test_combined_line_parses_field_for_field(stream: io.StringIO) -> None:
+    headers = {"Referer": "http://example.test/from", "User-Agent": "curl/8.5.0"}
+    text, _ = logged(
+        ScriptedApp(),
+        "/a/b?q=1",
+        access=AccessLog(stream=stream),
+        method="POST",
+        headers=headers,
+        REMOTE_ADDR="203.0.113.9",
+        REMOTE_USER="ann",
+        SERVER_PROTOCOL="HTTP/1.1",
+    )
+    entry = COMBINED_PARSER.parse(one_line(text))
+    assert entry.remote_host == "203.0.113.9"
+    assert entry.remote_logname is None
+    assert entry.remote_user == "ann"
+    assert entry.request_line == "POST /a/b?q=1 HTTP/1.1"
+    assert entry.final_status == 200
+    assert entry.bytes_sent == 13
+    assert entry.headers_in["Referer"] == "http://example.test/from"
+    assert entry.headers_in["User-Agent"] == "curl/8.5.0"
+    assert abs(entry.request_time.timestamp() - time.time()) < 5
+
+
+def test_common_format(stream: io.StringIO) -> None:
+    text, _ = logged(
+        ScriptedApp(chunks=()), access=AccessLog(format="common", stream=stream)
+    )
+    entry = COMMON_PARSER.parse(one_line(text))
+    assert entry.bytes_sent is None  # '-' for an empty body, as Apache's %b
+    assert entry.final_status == 200
+
+
+def test_the_count_is_bytes_sent_not_content_length(stream: io.StringIO) -> None:
+    # The app claims 13 bytes but the client leaves after the first chunk.
+    text, result = logged(ScriptedApp(), access=AccessLog(stream=stream), read=1)
+    entry = COMBINED_PARSER.parse(one_line(text))
+    assert entry.bytes_sent == len(b"Hello, ") == len(result.body)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("style", ["write", "mixed", "lazy", "generator", "list"])
+def test_every_app_style_is_counted(style: str, stream: io.StringIO) -> None:
+    text, _ = logged(ScriptedApp(style=style), access=AccessLog(stream=stream))
+    assert COMBINED_PARSER.parse(one_line(text)).bytes_sent == 13
+
+
+def test_an_app_error_is_logged_once_with_what_was_sent(stream: io.StringIO) -> None:
+    text, result = logged(
+        ScriptedApp(fail="chunk", at=2), access=AccessLog(stream=stream)
+    )
+    assert isinstance(result.error, AppFault)  # type: ignore[attr-defined]
+    entry = COMBINED_PARSER.parse(one_line(text))
+    assert (entry.final_status, entry.bytes_sent) == (200, 12)
+
+
+def test_an_error_before_start_logs_a_500(stream: io.StringIO) -> None:
+    text, _ = logged(ScriptedApp(fail="call"), access=AccessLog(stream=stream))
+    entry = COMBINED_PARSER.parse(one_line(text))
+    assert (entry.final_status, entry.bytes_sent) == (500, None)
+
+
+def test_the_status_after_an_exc_info_replacement(stream: io.StringIO) -> None:
+    text, _ = logged(
+        ScriptedApp(style="lazy", fail="exc_info"), access=AccessLog(stream=stream)
+    )
+    assert COMBINED_PARSER.parse(one_line(text)).final_status == 500
+
+
+def test_the_line_is_written_at_close_and_times_the_whole_body(
+    stream: io.StringIO,
+) -> None:
+    def slow(environ: object, start_response: object) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])  # type: ignore[operator]
+        yield b"a"
+        time.sleep(0.05)
+        yield b"b"
+
+    access = AccessLog(stream=stream, format="{duration_us} {duration_ms}")
+    body = access(slow)(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert list(body) == [b"a", b"b"]
+    assert stream.getvalue() == ""  # not before close()
+    body.close()  # type: ignore[attr-defined]
+    micros, millis = one_line(stream.getvalue()).split()
+    assert int(micros) >= 50_000
+    assert float(millis) == pytest.approx(int(micros) / 1000, abs=0.01)
+
+
+# -- paths, addresses, times ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path_info", "logged_path"),
+    [
+        ("/caf\xc3\xa9", "/caf%C3%A9"),  # UTF-8 bytes held as latin-1 (PEP 3333)
+        ("/a b", "/a%20b"),
+        ("/100%", "/100%25"),
+        ("/\xff\x00", "/%FF%00"),
+        ('/a"b', "/a%22b"),
+    ],
+)
+def test_the_raw_path_is_logged_percent_encoded(
+    path_info: str, logged_path: str, stream: io.StringIO
+) -> None:
+    text, _ = logged(
+        ScriptedApp(),
+        access=AccessLog(stream=stream, format="{path}"),
+        PATH_INFO=path_info,
+    )
+    assert one_line(text) == logged_path
+
+
+def test_a_path_that_is_not_latin1_is_logged_as_utf8(stream: io.StringIO) -> None:
+    # PEP 3333 forbids it (Lint would stop it), but a buggy server must not
+    # make the access log fail.
+    call_app(
+        AccessLog(stream=stream, format="{path}")(ScriptedApp()), PATH_INFO="/\u20ac"
+    )
+    assert one_line(stream.getvalue()) == "/%E2%82%AC"
+
+
+def test_script_name_is_part_of_the_path(stream: io.StringIO) -> None:
+    text, _ = logged(
+        ScriptedApp(),
+        access=AccessLog(stream=stream, format="{path}"),
+        SCRIPT_NAME="/app",
+        PATH_INFO="/x",
+    )
+    assert one_line(text) == "/app/x"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded", "host"),
+    [
+        (0, "198.51.100.7", "10.0.0.2"),  # the header is ignored unless trusted
+        (1, "198.51.100.7", "198.51.100.7"),
+        (1, "6.6.6.6, 198.51.100.7", "198.51.100.7"),  # a forged first entry is skipped
+        (2, "198.51.100.7, 10.0.0.9", "198.51.100.7"),
+        (2, "10.0.0.9", "10.0.0.2"),  # fewer hops than proxies: REMOTE_ADDR
+        (1, "", "10.0.0.2"),
+    ],
+)
+def test_client_address(
+    trusted: int, forwarded: str, host: str, stream: io.StringIO
+) -> None:
+    access = AccessLog(stream=stream, format="{host}", trusted_proxies=trusted)
+    text, _ = logged(
+        ScriptedApp(),
+        access=access,
+        headers={"X-Forwarded-For": forwarded},
+        REMOTE_ADDR="10.0.0.2",
+    )
+    assert one_line(text) == host
+
+
+@pytest.fixture
+def zone() -> Iterator[None]:
+    saved = os.environ.get("TZ")
+    yield
+    if saved is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = saved
+    time.tzset()
+
+
+@pytest.mark.usefixtures("zone")
+@pytest.mark.parametrize(
+    ("tz", "offset"),
+    [
+        ("UTC0", "+0000"),
+        ("IST-5:30", "+0530"),
+        ("NST+3:30", "-0330"),
+        ("NPT-5:45", "+0545"),
+        ("PST+8", "-0800"),
+    ],
+)
+def test_times_carry_the_local_offset(tz: str, offset: str) -> None:
+    os.environ["TZ"] = tz
+    time.tzset()
+    when = 1_700_000_000.0  # 2023-11-14T22:13:20Z
+    stamp = apache_time(when)
+    assert stamp.endswith(" " + offset)
+    parsed = COMMON_PARSER.parse(f'1.2.3.4 - - [{stamp}] "GET / HTTP/1.1" 200 1')
+    assert parsed.request_time.timestamp() == when
+
+
+# -- secrets and injection ------------------------------------------------------------
+
+
+def test_secrets_never_reach_the_log(
+    stream: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    access = AccessLog(
+        stream=stream,
+        format=COMBINED
+        + " {header[Authorization]} {header[Cookie]} {header[X-Api-Key]} {header[Accept]}",
+        redact=["ssn"],
+    )
+    headers = {
+        "Authorization": "Bearer tok-123",
+        "Cookie": "sid=cookie-456",
+        "X-Api-Key": "key-789",
+        "Accept": "*/*",
+    }
+    text, _ = logged(
+        ScriptedApp(),
+        "/p?password=hunter2&ssn=000-11&q=ok",
+        access=access,
+        headers=headers,
+    )
+    for secret in ("tok-123", "cookie-456", "key-789", "hunter2", "000-11"):
+        assert secret not in text
+    assert "q=ok" in text
+    assert text.count("[redacted]") == 5
+    assert one_line(text).endswith(" */*")
+
+
+def test_missing_and_entity_headers(stream: io.StringIO) -> None:
+    access = AccessLog(
+        stream=stream, format="{header[X-Missing]} {header[Content-Type]}"
+    )
+    text, _ = logged(ScriptedApp(), access=access, CONTENT_TYPE="text/x")
+    assert one_line(text) == "- text/x"
+
+
+@given(
+    path=st.text(
+        alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=40
+    ),
+    agent=st.text(
+        alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=40
+    ),
+)
+def test_any_path_and_header_give_one_parsable_line(path: str, agent: str) -> None:
+    stream = io.StringIO()
+    access = AccessLog(stream=stream)
+    environ_path = "/" + path
+    call_app(
+        access(ScriptedApp()),
+        "/",
+        headers={"User-Agent": agent},
+        PATH_INFO=environ_path,
+        QUERY_STRING="",
+    )
+    line = one_line(stream.getvalue())
+    entry = COMBINED_PARSER.parse(line)
+    # The path reads back as the exact bytes that were requested.
+    logged_path = entry.request_line.split(" ")[1]
+    assert unquote_to_bytes(logged_path) == environ_path.encode("latin-1")
+
+
+# -- outputs ------------------------------------------------------------------------------
+
+
+def test_json_lines(stream: io.StringIO) -> None:
+    access = AccessLog(format="json", stream=stream)
+    text, _ = logged(
+        ScriptedApp(),
+        "/j?token=abc&x=1",
+        access=access,
+        headers={"User-Agent": 'a "quoted"\nagent'},
+        REMOTE_ADDR="127.0.0.1",
+        **{"wsgimw.request_id": "req-1"},
+    )
+    record = json.loads(one_line(text))
+    assert record["path"] == "/j?token=[redacted]&x=1"
+    assert record["user_agent"] == 'a "quoted"\nagent'  # JSON escapes it, once
+    assert record["status"] == 200
+    assert record["bytes"] == 13
+    assert record["request_id"] == "req-1"
+    assert record["host"] == "127.0.0.1"
+    assert isinstance(record["duration_ms"], float)
+    assert record["time_iso"][-6] in "+-"
+
+
+def test_logger_output_carries_the_fields(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="wsgimw.accesslog")
+    call_app(AccessLog(format=COMMON)(ScriptedApp()), "/x", REMOTE_ADDR="127.0.0.1")
+    [record] = caplog.records
+    assert record.name == "wsgimw.accesslog"
+    assert record.levelno == logging.INFO
+    assert COMMON_PARSER.parse(record.getMessage()).final_status == 200
+    assert record.wsgimw_access["path"] == "/x"  # type: ignore[attr-defined]
+
+
+def test_a_given_logger(caplog: pytest.LogCaptureFixture) -> None:
+    mine = logging.getLogger("myapp.access")
+    caplog.set_level(logging.INFO, logger="myapp.access")
+    call_app(AccessLog(logger=mine, format="{method} {path}")(ScriptedApp()), "/y")
+    assert [r.getMessage() for r in caplog.records] == ["GET /y"]
+
+
+def test_library_adds_no_handlers() -> None:
+    AccessLog()
+    assert logging.getLogger("wsgimw.accesslog").handlers == []
+
+
+# -- the fault matrix: exactly one line per request -----------------------------------------
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_logs_exactly_once(fault: Fault) -> None:
+    stream = io.StringIO()
+    check_fault(AccessLog(stream=stream), fault)
+    lines = stream.getvalue().splitlines()
+    # check_fault also runs a reference request for some rows: each one line.
+    assert lines
+    for line in lines:
+        COMBINED_PARSER.parse(line)
+    runs = (
+        2
+        if fault.name
+        in ("list", "generator", "lazy-start", "write", "write-then-iterate")
+        else 1
+    )
+    if fault.name.startswith("exc-info") and "after" not in fault.name:
+        runs = 2
+    assert len(lines) == runs
+
+
+def test_composed_with_an_error_handler_logs_the_500(stream: io.StringIO) -> None:
+    from wsgimw import ErrorHandler
+
+    logging.getLogger("wsgimw.errors").disabled = True
+    try:
+        app = compose(AccessLog(stream=stream), ErrorHandler())(
+            ScriptedApp(fail="call")
+        )
+        call_app(app)
+    finally:
+        logging.getLogger("wsgimw.errors").disabled = False
+    entry = COMBINED_PARSER.parse(one_line(stream.getvalue()))
+    assert entry.final_status == 500
+    assert entry.bytes_sent == len(b"500 Internal Server Error\n")
+
+
+# -- configuration ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"format": "{nope}"}, ValueError, r"unknown access log field \{nope\}"),
+        ({"format": "{header}"}, ValueError, "unknown access log field"),
+        ({"format": 3}, TypeError, "format must be a str"),
+        (
+            {"logger": logging.getLogger("x"), "stream": io.StringIO()},
+            ValueError,
+            "not both",
+        ),
+        ({"stream": "access.log"}, TypeError, "write\\(\\) method"),
+        ({"trusted_proxies": True}, TypeError, "must be an int"),
+        ({"trusted_proxies": -1}, ValueError, ">= 0"),
+        ({"redact": "ssn"}, TypeError, "a list of names"),
+    ],
+)
+def test_misconfiguration_fails_at_construction(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        AccessLog(**options)  # type: ignore[arg-type]
+
+
+def test_repr(stream: io.StringIO) -> None:
+    assert repr(AccessLog()) == "AccessLog()"
+    assert repr(AccessLog(format="common")) == "AccessLog(format='common')"
+    assert (
+        repr(AccessLog(format="json", trusted_proxies=1))
+        == "AccessLog(format='json', trusted_proxies=1)"
+    )
+    assert (
+        repr(AccessLog(format="{path}", redact=["x"]))
+        == "AccessLog(format='{path}', redact=[...])"
+    )
+    assert "stream=" in repr(AccessLog(stream=stream))

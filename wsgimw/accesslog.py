@@ -1,0 +1,363 @@
+"""AccessLog: one truthful line per request, written when the response ends.
+
+The line is written when the server closes the response, so the duration
+covers the whole body and the byte count is what was actually sent, not a
+Content-Length header. A request whose app raises, or whose client goes away
+mid-body, is still logged once, with what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import string
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any
+from urllib.parse import quote_from_bytes
+
+from ._redact import (
+    REDACTED,
+    SECRET_NAME,
+    is_secret_environ_key,
+    redact_query,
+    secret_names,
+)
+from ._response import BodyFilter, Exchange
+from .types import Environ, Headers, StartResponse, WSGIApp
+
+__all__ = ["COMBINED", "COMMON", "FIELDS", "AccessLog"]
+
+#: Apache's LogFormat strings that the named formats reproduce field for field.
+COMMON = '{host} {ident} {user} [{time}] "{request_line}" {status} {bytes_clf}'
+COMBINED = COMMON + ' "{referer}" "{user_agent}"'
+_NAMED = {"common": COMMON, "combined": COMBINED}
+
+#: The fields a custom format string may use, as ``{name}``; request headers
+#: as ``{header[User-Agent]}`` (secret ones are redacted).
+FIELDS = {
+    "host": "client address: REMOTE_ADDR, or X-Forwarded-For with trusted_proxies",
+    "ident": "always '-' (RFC 1413 identity, as Apache logs it)",
+    "user": "REMOTE_USER, or '-'",
+    "time": "request start, Apache style: 10/Oct/2000:13:55:36 -0700 (local zone)",
+    "time_iso": "request start, ISO 8601 with the local offset",
+    "request_line": "method, raw path and protocol: GET /a%20b?q=1 HTTP/1.1",
+    "method": "REQUEST_METHOD",
+    "path": "the raw path and query as sent, percent-encoded, secrets redacted",
+    "protocol": "SERVER_PROTOCOL",
+    "status": "the status code sent (500 when the app raised before starting)",
+    "bytes": "body bytes actually sent",
+    "bytes_clf": "body bytes, or '-' for none (Apache %b)",
+    "referer": "the Referer header, or '-'",
+    "user_agent": "the User-Agent header, or '-'",
+    "duration_us": "microseconds from the call to the close of the response",
+    "duration_ms": "the same in milliseconds, three decimals",
+    "request_id": "environ['wsgimw.request_id'] or the X-Request-Id header, or '-'",
+    "header": "a request header by name: {header[Accept-Language]}",
+}
+
+_MONTHS = (
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Oct",
+    "Nov",
+    "Dec",
+)
+# Apache escapes '"', '\\' and bytes outside printable ASCII as \xhh.
+_UNSAFE = re.compile(r'["\\\x00-\x1f\x7f-\xff]')
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def _escape(value: str) -> str:
+    return _UNSAFE.sub(_escape_char, value)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    return "\\" + char if char in '"\\' else f"\\x{ord(char):02x}"
+
+
+def _latin1(value: str) -> str:
+    """Text that is not latin-1 (never from a server) as its UTF-8 bytes."""
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("latin-1")
+    return value
+
+
+def _offset(seconds: int) -> str:
+    sign = "-" if seconds < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+
+
+def apache_time(when: float) -> str:
+    """``when`` as Apache's %t shows it, in the local zone with its offset."""
+    t = time.localtime(when)
+    return (
+        f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {_offset(t.tm_gmtoff)}"
+    )
+
+
+def iso_time(when: float) -> str:
+    t = time.localtime(when)
+    offset = _offset(t.tm_gmtoff)
+    millis = int(when * 1000) % 1000
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", t)
+        + f".{millis:03d}{offset[:3]}:{offset[3:]}"
+    )
+
+
+class _Headers(Mapping[str, str]):
+    """Request headers by name for ``{header[Name]}``, secrets redacted."""
+
+    __slots__ = ("_environ", "_names")
+
+    def __init__(self, environ: Environ, names: re.Pattern[str]) -> None:
+        self._environ = environ
+        self._names = names
+
+    def __getitem__(self, name: str) -> str:
+        key = name.upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        if key not in self._environ:
+            return "-"
+        if is_secret_environ_key(key, self._names):
+            return REDACTED
+        return _escape(_latin1(str(self._environ[key])))
+
+    def __iter__(self) -> Iterator[str]:  # pragma: no cover - format uses []
+        return iter(())
+
+    def __len__(self) -> int:  # pragma: no cover - format uses []
+        return 0
+
+
+class AccessLog:
+    """Log one line per request when its response is closed.
+
+    Args:
+        format: ``"combined"`` (default), ``"common"``, ``"json"`` (one JSON
+            object per line) or a format string over `FIELDS`, such as
+            ``"{host} {method} {path} {status} {duration_ms}ms"``.
+        logger: where lines go; defaults to ``logging.getLogger("wsgimw.accesslog")``
+            at INFO. The fields also travel as ``record.wsgimw_access``.
+        stream: write lines to this text stream instead (e.g. ``sys.stdout``).
+        trusted_proxies: how many proxies in front of the app append to
+            X-Forwarded-For; the client is the address that many places from
+            the right. 0 (default) uses REMOTE_ADDR and ignores the header,
+            which clients can forge.
+        redact: more query parameter names whose values are never logged, on
+            top of the password-like ones (password, token, api_key, ...).
+    """
+
+    __slots__ = (
+        "_format",
+        "_json",
+        "_lock",
+        "_logger",
+        "_names",
+        "_stream",
+        "_trusted",
+    )
+
+    def __init__(
+        self,
+        *,
+        format: str = "combined",
+        logger: logging.Logger | None = None,
+        stream: IO[str] | None = None,
+        trusted_proxies: int = 0,
+        redact: Iterable[str] = (),
+    ) -> None:
+        if not isinstance(format, str):
+            raise TypeError(f"format must be a str, got {format!r}")
+        if logger is not None and stream is not None:
+            raise ValueError("pass logger= or stream=, not both")
+        if stream is not None and not callable(getattr(stream, "write", None)):
+            raise TypeError(f"stream must have a write() method, got {stream!r}")
+        if isinstance(trusted_proxies, bool) or not isinstance(trusted_proxies, int):
+            raise TypeError(f"trusted_proxies must be an int, got {trusted_proxies!r}")
+        if trusted_proxies < 0:
+            raise ValueError(f"trusted_proxies must be >= 0, got {trusted_proxies}")
+        if isinstance(redact, str):
+            raise TypeError(f"redact takes a list of names, e.g. [{redact!r}]")
+        self._json = format == "json"
+        self._format = "" if self._json else _checked_format(_NAMED.get(format, format))
+        self._logger = logger or logging.getLogger("wsgimw.accesslog")
+        self._stream = stream
+        self._lock = threading.Lock()
+        self._trusted = trusted_proxies
+        self._names = secret_names(list(redact))
+
+    def __call__(self, app: WSGIApp) -> WSGIApp:
+        def logged_app(
+            environ: Environ, start_response: StartResponse
+        ) -> Iterable[bytes]:
+            return _Logged(environ, start_response, self).respond(app)
+
+        return logged_app
+
+    def __repr__(self) -> str:
+        parts = []
+        if self._json:
+            parts.append("format='json'")
+        elif self._format != COMBINED:
+            name = next((k for k, v in _NAMED.items() if v == self._format), None)
+            parts.append(f"format={name or self._format!r}")
+        if self._stream is not None:
+            parts.append(f"stream={self._stream!r}")
+        if self._trusted:
+            parts.append(f"trusted_proxies={self._trusted}")
+        if self._names is not SECRET_NAME:
+            parts.append("redact=[...]")
+        return f"AccessLog({', '.join(parts)})"
+
+    # -- one line ----------------------------------------------------------------
+
+    def fields(
+        self, environ: Environ, status: str, sent: int, started: float, duration: float
+    ) -> dict[str, Any]:
+        """The documented fields of one request, unescaped."""
+        method = _latin1(environ.get("REQUEST_METHOD", "-"))
+        path = self._path(environ)
+        protocol = _latin1(environ.get("SERVER_PROTOCOL", "-"))
+        code = int(status[:3]) if status[:3].isdigit() else 500
+        micros = int(duration * 1_000_000)
+        return {
+            "host": self._host(environ),
+            "ident": "-",
+            "user": _latin1(str(environ.get("REMOTE_USER") or "-")),
+            "time": apache_time(started),
+            "time_iso": iso_time(started),
+            "request_line": f"{method} {path} {protocol}",
+            "method": method,
+            "path": path,
+            "protocol": protocol,
+            "status": code,
+            "bytes": sent,
+            "bytes_clf": str(sent) if sent else "-",
+            "referer": _latin1(environ.get("HTTP_REFERER", "-")),
+            "user_agent": _latin1(environ.get("HTTP_USER_AGENT", "-")),
+            "duration_us": micros,
+            "duration_ms": f"{duration * 1000:.3f}",
+            "request_id": _escape(
+                _latin1(
+                    str(
+                        environ.get("wsgimw.request_id")
+                        or environ.get("HTTP_X_REQUEST_ID", "-")
+                    )
+                )
+            ),
+        }
+
+    def _host(self, environ: Environ) -> str:
+        host = str(environ.get("REMOTE_ADDR") or "-")
+        if self._trusted:
+            hops = [
+                h.strip()
+                for h in str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+            ]
+            hops = [h for h in hops if h]
+            if len(hops) >= self._trusted:
+                host = hops[-self._trusted]
+        return _latin1(host)
+
+    def _path(self, environ: Environ) -> str:
+        # PEP 3333 strings hold the request's bytes as latin-1: recover them
+        # and percent-encode, so a UTF-8 path logs as sent, never as mojibake.
+        raw = _latin1(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
+        path = quote_from_bytes(raw.encode("latin-1"), safe=_PATH_SAFE) or "/"
+        query = _latin1(environ.get("QUERY_STRING", ""))
+        if query:
+            path += "?" + redact_query(query, self._names)
+        return path
+
+    def write(
+        self, environ: Environ, status: str, sent: int, started: float, duration: float
+    ) -> None:
+        fields = self.fields(environ, status, sent, started, duration)
+        if self._json:
+            record = {
+                k: v
+                for k, v in fields.items()
+                if k not in ("time", "request_line", "bytes_clf", "ident")
+            }
+            record["duration_ms"] = round(duration * 1000, 3)
+            line = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
+        else:
+            # Apache-style escaping: a client cannot forge lines or quotes.
+            escaped: dict[str, Any] = {
+                k: _escape(v) if isinstance(v, str) else v for k, v in fields.items()
+            }
+            escaped["header"] = _Headers(environ, self._names)
+            line = self._format.format_map(escaped)
+        if self._stream is not None:
+            with self._lock:
+                self._stream.write(line + "\n")
+                self._stream.flush()
+        else:
+            self._logger.info(line, extra={"wsgimw_access": fields})
+
+
+def _checked_format(template: str) -> str:
+    allowed = set(FIELDS)
+    for _text, field, _spec, _conversion in string.Formatter().parse(template):
+        if field is None:
+            continue
+        name = re.split(r"[.\[]", field, maxsplit=1)[0]
+        if name not in allowed or (name == "header") != field.startswith("header["):
+            raise ValueError(
+                f"unknown access log field {{{field}}}; use one of "
+                f"{', '.join('{' + f + '}' for f in FIELDS if f != 'header')} "
+                "or {header[Name]}, or format='common', 'combined' or 'json'"
+            )
+    return template
+
+
+class _Logged(Exchange):
+    """One request under an AccessLog: counts bytes, logs at close."""
+
+    __slots__ = ("_access", "_sent", "_start_clock", "_start_time")
+    observes_close = True
+
+    def __init__(
+        self, environ: Environ, start_response: StartResponse, access: AccessLog
+    ) -> None:
+        super().__init__(environ, start_response)
+        self._access = access
+        self._sent = 0
+        self._start_time = time.time()
+        self._start_clock = time.perf_counter()
+
+    def on_start(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None]:
+        return status, headers, self
+
+    # A pass-through filter: counts what is yielded and what is written.
+    def feed(self, chunk: bytes) -> bytes:
+        self._sent += len(chunk)
+        return chunk
+
+    def finish(self) -> bytes:
+        return b""
+
+    def on_close(self) -> None:
+        duration = time.perf_counter() - self._start_clock
+        self._access.write(
+            self.environ, self.status or "500", self._sent, self._start_time, duration
+        )
