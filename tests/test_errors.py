@@ -163,6 +163,8 @@ def test_head_gets_a_500_without_body() -> None:
         ),
         ("application/json", "application/problem+json"),
         ("application/problem+json", "application/problem+json"),
+        ("application/json, text/plain, */*", "application/problem+json"),
+        ("text/html, application/json", "text/html; charset=utf-8"),
         ("text/html;q=0, */*;q=0.1", "text/plain; charset=utf-8"),
         ("image/png", "text/plain; charset=utf-8"),
         ("text/html;q=nonsense,,;;", "text/plain; charset=utf-8"),
@@ -220,8 +222,12 @@ def test_debug_json_and_text() -> None:
     )
     assert as_json["traceback"][-1] == "ValueError: oops"
     assert "PATH_INFO" in as_json["environ"]
-    text = linted(raising(ValueError("oops")), handler).body.decode()
+    text = linted(
+        raising(ValueError("oops")), handler, headers={"Cookie": "c=1"}
+    ).body.decode()
     assert text.startswith("500 Internal Server Error\nTraceback")
+    assert "  PATH_INFO = '/'" in text
+    assert "  HTTP_COOKIE = [redacted]" in text
 
 
 # -- logging and hooks --------------------------------------------------------------------
@@ -286,6 +292,43 @@ def test_statuses_map_exception_classes(caplog: pytest.LogCaptureFixture) -> Non
         if r.levelno == logging.ERROR and "403" in r.getMessage()
     ]
     assert "answered 403" in caplog.text
+
+
+def test_the_same_exception_object_is_reported_on_every_request(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    shared = ValueError("raised again and again")
+    seen: list[str] = []
+    handler = ErrorHandler(
+        on_error=lambda environ, exc_info: seen.append(environ["PATH_INFO"])
+    )
+    for path in ("/one", "/two"):
+        assert call_app(handler(raising(shared)), path).status_code == 500
+    assert seen == ["/one", "/two"]
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 2
+
+
+def test_close_errors_are_logged_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    call_app(ErrorHandler()(ScriptedApp(fail="close")), "/c")
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert (
+        record.getMessage() == "error in close() of GET /c; the response was complete"
+    )
+
+
+def test_http_exception_errors_use_our_page_and_keep_their_headers() -> None:
+    from webob.exc import HTTPMethodNotAllowed, HTTPSeeOther
+
+    not_allowed = HTTPMethodNotAllowed(headers=[("Allow", "GET")])
+    result = linted(raising(not_allowed), headers={"Accept": "application/json"})
+    assert result.status == "405 Method Not Allowed"
+    assert result.header("Allow") == "GET"
+    assert result.header("Content-Type") == "application/problem+json"
+    assert result.header("Cache-Control") == "no-store"
+    assert json.loads(result.body)["status"] == 405
+    redirect = linted(raising(HTTPSeeOther(location="/elsewhere")))
+    assert redirect.status == "303 See Other"
+    assert redirect.header("Location") == "http://127.0.0.1/elsewhere"
 
 
 def test_webob_http_exceptions_are_responses(caplog: pytest.LogCaptureFixture) -> None:

@@ -13,8 +13,11 @@ with warnings.catch_warnings():
     warnings.filterwarnings(
         "ignore", message="'cgi' is deprecated", category=DeprecationWarning
     )
-    from webob.acceptparse import create_accept_header  # type: ignore[import-untyped]
+    from webob.acceptparse import (  # type: ignore[import-untyped]
+        AcceptValidHeader,
+        create_accept_header,
+    )
     from webob.exc import HTTPException  # type: ignore[import-untyped]
     from webob.multidict import MultiDict  # type: ignore[import-untyped]
 
-__all__ = ["HTTPException", "MultiDict", "create_accept_header"]
+__all__ = ["AcceptValidHeader", "HTTPException", "MultiDict", "create_accept_header"]

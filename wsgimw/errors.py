@@ -15,7 +15,6 @@ ErrorHandlers it passes through.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import logging
@@ -27,14 +26,15 @@ from typing import Any, cast
 
 from ._redact import REDACTED, is_secret_environ_key, redact_query
 from ._response import BodyFilter, Exchange
-from ._webob import HTTPException, create_accept_header
+from ._webob import AcceptValidHeader, HTTPException, create_accept_header
 from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
 
 __all__ = ["ErrorHandler"]
 
 OnError = Callable[[Environ, ExcInfo], object]
 
-_LOGGED = "_wsgimw_logged"
+#: Errors already reported in this request, so nested handlers log once.
+_REPORTED = "wsgimw.errors.reported"
 _OFFERS = ("text/plain", "text/html", "application/problem+json", "application/json")
 
 
@@ -42,10 +42,18 @@ _OFFERS = ("text/plain", "text/html", "application/problem+json", "application/j
 def _negotiate(accept: str) -> str:
     """The error page's media type for an Accept header (cached per value)."""
     # An invalid header parses as "accept anything": plain text, first offer.
-    offers = create_accept_header(accept).acceptable_offers(_OFFERS)
+    parsed = create_accept_header(accept)
+    offers = parsed.acceptable_offers(_OFFERS)
     if not offers:
         return "text/plain"
-    best = offers[0][0]
+    top = [offer for offer, q in offers if q == offers[0][1]]
+    best = top[0]
+    if isinstance(parsed, AcceptValidHeader):
+        # Among the best, a type the client named beats one matched by a
+        # wildcard, and the first named wins: "application/json,
+        # text/plain, */*" asks for JSON.
+        named = [part.split(";")[0].strip().lower() for part in accept.split(",")]
+        best = min(top, key=lambda o: named.index(o) if o in named else len(named))
     return "application/problem+json" if best.endswith("json") else best
 
 
@@ -140,21 +148,29 @@ class ErrorHandler:
 
     # -- what to do with an error --------------------------------------------------
 
-    def report(self, environ: Environ, error: Exception, *, sent: bool) -> int:
-        """Log ``error`` once and call the hook; return the status to answer."""
+    def report(self, environ: Environ, error: Exception, *, phase: str) -> int:
+        """Log ``error`` once per request and call the hook; return the
+        status to answer. ``phase`` is "before-body", "after-body" or "close"."""
         code = self._status_for(error)
-        if getattr(error, _LOGGED, False):
+        reported = environ.setdefault(_REPORTED, [])
+        if any(seen is error for seen in reported):
             return code
-        with contextlib.suppress(AttributeError):  # exceptions with __slots__
-            setattr(error, _LOGGED, True)
+        reported.append(error)
         request = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
-        if isinstance(error, HTTPException) and self._http_exceptions and not sent:
-            self._logger.debug("%s answered %s", request, error.status)
+        http_response = isinstance(error, HTTPException) and self._http_exceptions
+        if http_response and phase == "before-body":
+            self._logger.debug("%s answered %d", request, code)
             return code
         exc_info = _exc_info(error)
-        if sent:
+        if phase == "after-body":
             self._logger.error(
                 "error in %s after the response began; aborting it",
+                request,
+                exc_info=exc_info,
+            )
+        elif phase == "close":
+            self._logger.error(
+                "error in close() of %s; the response was complete",
                 request,
                 exc_info=exc_info,
             )
@@ -181,8 +197,16 @@ class ErrorHandler:
         self, environ: Environ, code: int, error: Exception
     ) -> tuple[str, Headers, bytes]:
         """The status, headers and body of the error response."""
+        extra: Headers = []
         if self._http_exceptions and isinstance(error, HTTPException):
-            return _render_http_exception(environ, error)
+            rendered = _render_http_exception(environ, error)
+            if code < 400:  # a redirect or the like: webob's response as is
+                return rendered
+            # An error: our own page, with the exception's own headers
+            # (WWW-Authenticate, Allow, ...).
+            extra = [
+                (k, v) for k, v in rendered[1] if not k.lower().startswith("content-")
+            ]
         status = _status_line(code)
         media_type = _negotiate(environ.get("HTTP_ACCEPT", ""))
         details = self._details(environ, error) if self._debug else None
@@ -193,13 +217,17 @@ class ErrorHandler:
             body = self._json(code, status, details)
             content_type = "application/problem+json"
         else:
-            body = status + "\n" + (details["traceback"] if details else "")
+            body = status + "\n"
+            if details:
+                body += details["traceback"] + "\nEnviron:\n"
+                body += "".join(f"  {k} = {v}\n" for k, v in details["environ"].items())
             content_type = "text/plain; charset=utf-8"
         data = body.encode("utf-8")
         headers = [
             ("Content-Type", content_type),
             ("Content-Length", str(len(data))),
             ("Cache-Control", "no-store"),
+            *extra,
         ]
         if environ.get("REQUEST_METHOD") == "HEAD":
             data = b""
@@ -275,7 +303,8 @@ class _Guard(Exchange):
 
     def recover(self, error: Exception) -> bytes | None:
         handler = self._handler
-        code = handler.report(self.environ, error, sent=self._sent)
+        phase = "after-body" if self._sent else "before-body"
+        code = handler.report(self.environ, error, phase=phase)
         if self._sent:
             return None
         status, headers, body = handler.page(self.environ, code, error)
@@ -283,7 +312,7 @@ class _Guard(Exchange):
         return body
 
     def on_close_error(self, error: Exception) -> bool:
-        self._handler.report(self.environ, error, sent=True)
+        self._handler.report(self.environ, error, phase="close")
         return True
 
 
