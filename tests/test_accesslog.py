@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from urllib.parse import unquote_to_bytes
 
-import apachelogs  # type: ignore[import-untyped]
+import apachelogs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st

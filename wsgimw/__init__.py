@@ -6,6 +6,8 @@ application, the first listed outermost.
 
 from .accesslog import AccessLog
 from .compose import Pipeline, compose
+from .compress import Compress
+from .environlog import EnvironLog
 from .errors import ErrorHandler
 from .query import QueryDict, QueryParser
 from .rewrite import Rewrite
@@ -13,6 +15,8 @@ from .types import Middleware, WSGIApp
 
 __all__ = [
     "AccessLog",
+    "Compress",
+    "EnvironLog",
     "ErrorHandler",
     "Middleware",
     "Pipeline",

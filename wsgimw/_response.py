@@ -39,6 +39,7 @@ __all__ = [
     "header_value",
     "plain_response",
     "remove_header",
+    "rewrite_start_response",
     "run_all",
 ]
 
@@ -126,6 +127,24 @@ def plain_response(
     return [data] if has_body(environ, status) else []
 
 
+def rewrite_start_response(
+    start_response: StartResponse, hook: Callable[[str, Headers], tuple[str, Headers]]
+) -> StartResponse:
+    """A ``start_response`` that lets ``hook`` change the status and headers.
+
+    For middleware that only touches headers: far cheaper than an
+    `Exchange`, and the app's iterable is returned untouched.
+    """
+
+    def start(status: str, headers: Headers, exc_info: ExcInfo | None = None) -> Write:
+        status, headers = hook(status, headers)
+        if exc_info is None:
+            return start_response(status, headers)
+        return start_response(status, headers, exc_info)
+
+    return start
+
+
 def _close_then(iterable: object, callback: Callable[[], object] | None) -> None:
     """Close the app's iterable, then run ``callback``; each runs even if the
     other raises, and the first error is re-raised. Written out rather than
@@ -190,14 +209,23 @@ class Exchange:
 
     __slots__ = (
         "_held_exc_info",
+        "_late_start",
+        "_late_write_to",
         "_server_start_response",
         "_server_write",
+        "_waiting",
         "environ",
         "filter",
         "headers",
         "holding_headers",
+        "iterable",
         "status",
     )
+    # Set in respond() for exchanges that decide late.
+    _late_start: tuple[str, Headers, ExcInfo | None] | None
+    _late_write_to: Write
+    _waiting: bool
+    iterable: Iterable[bytes] | None
 
     def __init__(self, environ: Environ, start_response: StartResponse) -> None:
         self.environ = environ
@@ -233,6 +261,12 @@ class Exchange:
         """A cleanup at ``close()`` raised; return True if handled (not re-raised)."""
         return False
 
+    #: Set True in a subclass whose `on_start` wants to see the iterable the
+    #: app returned (``self.iterable``), e.g. to leave ``wsgi.file_wrapper``
+    #: alone. The app's start_response is then held until the app returns
+    #: or first calls write(); ``self.iterable`` is None in the latter case.
+    decides_late = False
+
     #: Set True in a subclass that needs `on_close`, `recover` or
     #: `on_close_error` even when it filters nothing; otherwise an untouched
     #: response is passed through as is.
@@ -242,6 +276,9 @@ class Exchange:
 
     def respond(self, app: WSGIApp) -> Iterable[bytes]:
         """Call ``app`` through this exchange; return what to give the server."""
+        late = self.decides_late
+        if late:
+            self._waiting, self._late_start, self.iterable = True, None, None
         try:
             iterable = app(self.environ, self.start_response)
         except Exception as error:
@@ -250,6 +287,13 @@ class Exchange:
             if body is None:
                 raise
             return [body]
+        if late:
+            self._waiting = False
+            self.iterable = iterable
+            if self._late_start is not None:
+                status, headers, exc_info = self._late_start
+                self._late_start = None
+                self.start_response(status, headers, exc_info)
         if self.status and self.filter is None and not self.observes_close:
             return iterable
         return Body(iterable, self)
@@ -263,6 +307,9 @@ class Exchange:
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> Write:
         """The ``start_response`` given to the app."""
+        if self.decides_late and self._waiting:
+            self._late_start = (status, headers, exc_info)
+            return self._late_write
         if self.holding_headers:
             # An exc_info re-call: what was held belongs to the old response.
             assert isinstance(self.filter, Buffer)
@@ -307,6 +354,16 @@ class Exchange:
         if exc_info is None:
             return self._server_start_response(status, headers)
         return self._server_start_response(status, headers, exc_info)
+
+    def _late_write(self, data: bytes) -> None:
+        # The app writes before returning: decide now, without the iterable.
+        if self._waiting:
+            self._waiting = False
+            assert self._late_start is not None  # write() comes from a start
+            status, headers, exc_info = self._late_start
+            self._late_start = None
+            self._late_write_to = self.start_response(status, headers, exc_info)
+        self._late_write_to(data)
 
     def _buffered_write(self, data: bytes) -> None:
         buffer = self.filter

@@ -572,7 +572,8 @@ class ScriptedApp:
 
     @property
     def returned_iterable(self) -> bool:
-        return self.last_iterable is not None
+        """Whether the app returned an iterable with close() to count."""
+        return isinstance(self.last_iterable, _ScriptedIterable)
 
     def __repr__(self) -> str:
         return f"ScriptedApp(style={self.style!r}, fail={self.fail!r}, at={self.at})"
@@ -597,7 +598,8 @@ class ScriptedApp:
         if self.fail == "started":
             raise AppFault("raised after start_response")
         if self.style == "list":
-            return list(chunks)
+            self.last_iterable = list(chunks)
+            return self.last_iterable
         if self.style in ("write", "mixed"):
             written = chunks if self.style == "write" else chunks[:1]
             for chunk in written:

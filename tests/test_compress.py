@@ -1,0 +1,475 @@
+"""Compress: negotiation, codings, skips, headers, streaming, fault matrix."""
+
+from __future__ import annotations
+
+import gzip
+import http.client
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from socketserver import ThreadingMixIn
+from typing import Literal
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.util import FileWrapper
+
+import brotli
+import pytest
+import zstandard
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wsgimw import Compress
+from wsgimw.compress import available_encodings, negotiate
+from wsgimw.testing import (
+    FAULTS,
+    Fault,
+    Lint,
+    Result,
+    ScriptedApp,
+    call_app,
+    check_fault,
+)
+from wsgimw.types import Environ, StartResponse, WSGIApp
+
+Flush = Literal["auto", "always", "never"]
+FLUSHES: tuple[Flush, ...] = ("auto", "always", "never")
+TEXT = b"The quick brown fox jumps over the lazy dog. " * 40  # 1800 bytes
+OFFERS = ("br", "zstd", "gzip")
+
+
+def decode(result: Result) -> bytes:
+    coding = result.header("Content-Encoding")
+    if coding is None:
+        return result.body
+    if coding == "gzip":
+        return gzip.decompress(result.body)
+    if coding == "br":
+        return bytes(brotli.decompress(result.body))
+    return zstandard.ZstdDecompressor().decompressobj().decompress(result.body)
+
+
+def fetch(
+    app: WSGIApp, accept: str = "gzip", compress: Compress | None = None
+) -> Result:
+    """One GET through Compress, with a Lint on each side."""
+    outer, inner = Lint(below="Compress"), Lint(above="Compress")
+    wrapped = outer((compress or Compress())(inner(app)))
+    result = call_app(wrapped, headers={"Accept-Encoding": accept})
+    outer.verify()
+    inner.verify()
+    return result
+
+
+# -- negotiation ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("header", "coding"),
+    [
+        ("", None),
+        ("gzip", "gzip"),
+        ("GZIP", "gzip"),
+        ("x-gzip", "gzip"),
+        ("gzip, deflate, br, zstd", "br"),  # a browser: the server's preference
+        ("gzip;q=1.0, br;q=0.5", "gzip"),
+        ("br;q=0, gzip", "gzip"),
+        ("gzip;q=0", None),
+        ("*", "br"),
+        ("*;q=0.1, gzip;q=0.5", "gzip"),
+        ("*, br;q=0", "zstd"),
+        ("identity", None),
+        ("gzip;q=0.5, identity", None),  # identity is preferred
+        ("gzip, identity;q=0", "gzip"),
+        ("gzipx, xgzip, gzip2", None),  # whole tokens only
+        ("deflate", None),
+        ("gzip;q=2", None),  # an invalid q-value drops the element
+        ("gzip;q=0.1234", None),
+        ("gzip;q=1.000, br;q=0.999", "gzip"),
+        (" gzip ; q=0.8 ,, br ; Q=0.9 ", "br"),
+        ("gzip;level=9", "gzip"),
+    ],
+)
+def test_negotiation(header: str, coding: str | None) -> None:
+    assert negotiate(header, OFFERS) == coding
+
+
+def test_server_preference_breaks_ties() -> None:
+    assert negotiate("gzip, br", ("gzip", "br")) == "gzip"
+    assert negotiate("gzip, br", ("br", "gzip")) == "br"
+
+
+@given(
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=60)
+)
+def test_negotiation_never_fails(header: str) -> None:
+    coding = negotiate(header, OFFERS)
+    assert coding is None or coding in OFFERS
+    if coding is not None:
+        assert coding in header.lower() or "*" in header or "x-gzip" in header.lower()
+
+
+@given(st.sampled_from(OFFERS), st.sampled_from(["0", "0.0", "0.000"]))
+def test_q_zero_refuses(coding: str, zero: str) -> None:
+    assert negotiate(f"{coding};q={zero}", OFFERS) is None
+
+
+# -- every coding decodes with the standard decoders --------------------------------------
+
+
+@pytest.mark.parametrize("coding", available_encodings())
+@pytest.mark.parametrize(
+    "style", ["iter", "list", "lazy", "generator", "write", "mixed"]
+)
+def test_each_coding_decodes(coding: str, style: str) -> None:
+    result = fetch(ScriptedApp(chunks=[TEXT[:700], TEXT[700:]], style=style), coding)
+    assert result.header("Content-Encoding") == coding
+    assert result.header("Vary") == "Accept-Encoding"
+    assert decode(result) == TEXT
+    assert len(result.body) < len(TEXT) / 5
+
+
+@given(
+    coding=st.sampled_from(OFFERS),
+    chunks=st.lists(st.binary(max_size=300), max_size=12),
+    flush=st.sampled_from(FLUSHES),
+)
+def test_any_chunking_decodes_to_the_same_body(
+    coding: str, chunks: list[bytes], flush: Flush
+) -> None:
+    app = ScriptedApp(chunks=chunks, content_length=False)
+    result = fetch(app, coding, Compress(minimum_size=0, flush=flush))
+    assert decode(result) == b"".join(chunks)
+
+
+def test_content_length_is_exact_for_a_body_in_memory() -> None:
+    # No Lint inside Compress here: it would hide that the body is a list.
+    lint = Lint(below="Compress")
+    app = lint(Compress()(ScriptedApp(chunks=[TEXT], style="list")))
+    result = call_app(app, headers={"Accept-Encoding": "gzip"})
+    lint.verify()
+    assert result.header("Content-Length") == str(len(result.body))
+    assert decode(result) == TEXT
+    streamed = fetch(ScriptedApp(chunks=[TEXT]))
+    assert streamed.header("Content-Length") is None
+
+
+def test_levels_change_the_output() -> None:
+    fast = fetch(ScriptedApp(chunks=[TEXT]), "gzip", Compress(gzip_level=1))
+    small = fetch(ScriptedApp(chunks=[TEXT]), "gzip", Compress(gzip_level=9))
+    assert decode(fast) == decode(small) == TEXT
+    assert len(small.body) <= len(fast.body)
+
+
+# -- what is skipped, untouched -------------------------------------------------------------
+
+
+def untouched(
+    app: ScriptedApp, accept: str = "gzip", environ: Environ | None = None
+) -> tuple[Iterable[bytes], list[tuple[str, str]]]:
+    """Call through Compress by hand; return the iterable and the headers sent."""
+    from wsgimw.testing import make_environ
+
+    sent: list[list[tuple[str, str]]] = []
+
+    def start_response(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], object]:
+        sent.append(headers)
+        return lambda data: None
+
+    env = make_environ("/", headers={"Accept-Encoding": accept})
+    env.update(environ or {})
+    iterable = Compress()(app)(env, start_response)
+    return iterable, sent[0] if sent else []
+
+
+@pytest.mark.parametrize(
+    ("case", "app", "environ"),
+    [
+        ("below minimum_size", ScriptedApp(chunks=[b"tiny"]), {}),
+        (
+            "not a compressible type",
+            ScriptedApp(chunks=[TEXT], content_type="image/png"),
+            {},
+        ),
+        ("no content type", ScriptedApp(chunks=[TEXT], content_type=""), {}),
+        ("HEAD", ScriptedApp(chunks=[TEXT]), {"REQUEST_METHOD": "HEAD"}),
+        ("204", ScriptedApp(status="204 No Content", chunks=()), {}),
+        ("304", ScriptedApp(status="304 Not Modified", chunks=()), {}),
+        ("206", ScriptedApp(status="206 Partial Content", chunks=[TEXT]), {}),
+        ("a Range request", ScriptedApp(chunks=[TEXT]), {"HTTP_RANGE": "bytes=0-99"}),
+    ],
+)
+def test_skipped_responses_pass_through_as_the_same_object(
+    case: str, app: ScriptedApp, environ: dict[str, object]
+) -> None:
+    iterable, headers = untouched(app, environ=environ)
+    assert iterable is app.last_iterable, case
+    assert all(name != "Content-Encoding" for name, _ in headers)
+    assert app.closes == 0  # not touched at all
+
+
+def test_an_empty_content_type_header_is_not_compressed() -> None:
+    app = ScriptedApp(chunks=[TEXT])
+    app.headers = [("Content-Length", str(len(TEXT)))]  # no Content-Type at all
+    iterable, _ = untouched(app)
+    assert iterable is app.last_iterable
+
+
+@pytest.mark.parametrize(
+    "header", [("Content-Encoding", "br"), ("Cache-Control", "public, no-transform")]
+)
+def test_already_encoded_or_no_transform(header: tuple[str, str]) -> None:
+    app = ScriptedApp(chunks=[TEXT])
+    app.headers.append(header)
+    iterable, headers = untouched(app)
+    assert iterable is app.last_iterable
+    assert header in headers
+    assert ("Vary", "Accept-Encoding") not in headers
+
+
+def test_file_wrapper_keeps_sendfile_unless_configured(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "big.txt"
+    path.write_bytes(TEXT)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(
+            "200 OK",
+            [("Content-Type", "text/plain"), ("Content-Length", str(len(TEXT)))],
+        )
+        return environ["wsgi.file_wrapper"](path.open("rb"))  # type: ignore[no-any-return]
+
+    from wsgimw.testing import make_environ
+
+    def start(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], object]:
+        return lambda data: None
+
+    for file_wrapper, expect_wrapper in ((False, True), (True, False)):
+        env = make_environ("/", headers={"Accept-Encoding": "gzip"})
+        env["wsgi.file_wrapper"] = FileWrapper
+        iterable = Compress(file_wrapper=file_wrapper)(app)(env, start)
+        assert isinstance(iterable, FileWrapper) is expect_wrapper
+        body = b"".join(iterable)
+        iterable.close()  # type: ignore[attr-defined]
+        assert (body == TEXT) is expect_wrapper
+        if not expect_wrapper:
+            assert gzip.decompress(body) == TEXT
+
+
+def test_a_client_that_accepts_nothing_gets_the_body_and_vary() -> None:
+    app = ScriptedApp(chunks=[TEXT])
+    iterable, headers = untouched(app, accept="identity")
+    assert iterable is app.last_iterable
+    assert ("Vary", "Accept-Encoding") in headers
+    image = ScriptedApp(chunks=[TEXT], content_type="image/png")
+    _, image_headers = untouched(image, accept="")
+    assert ("Vary", "Accept-Encoding") not in image_headers
+
+
+def test_small_list_bodies_pass_through() -> None:
+    app = ScriptedApp(chunks=[b"tiny"], style="list", content_length=False)
+    iterable, headers = untouched(app)
+    assert iterable is app.last_iterable
+    assert ("Vary", "Accept-Encoding") in headers
+
+
+# -- headers ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("vary", "expected"),
+    [
+        ("Cookie", "Cookie, Accept-Encoding"),
+        ("accept-encoding", "accept-encoding"),
+        ("Cookie, Accept-Encoding", "Cookie, Accept-Encoding"),
+        ("*", "*"),
+        ("", "Accept-Encoding"),
+    ],
+)
+def test_vary_is_merged_never_duplicated(vary: str, expected: str) -> None:
+    app = ScriptedApp(chunks=[TEXT])
+    app.headers.append(("Vary", vary))
+    result = fetch(app)
+    assert [v for k, v in result.headers if k == "Vary"] == [expected]
+    assert decode(result) == TEXT
+
+
+@pytest.mark.parametrize(
+    ("etag", "mode", "expected"),
+    [
+        ('"abc"', "weaken", 'W/"abc"'),
+        ('"abc"', "suffix", '"abc-gzip"'),
+        ('W/"abc"', "weaken", 'W/"abc"'),
+        ('W/"abc"', "suffix", 'W/"abc"'),
+    ],
+)
+def test_strong_etags_change(
+    etag: str, mode: Literal["weaken", "suffix"], expected: str
+) -> None:
+    app = ScriptedApp(chunks=[TEXT])
+    app.headers.append(("ETag", etag))
+    result = fetch(app, compress=Compress(etag=mode))
+    assert [v for k, v in result.headers if k == "ETag"] == [expected]
+
+
+# -- flushing and streaming ---------------------------------------------------------------------
+
+
+def first_piece(
+    content_type: str, flush: Flush = "auto", extra: tuple[str, str] | None = None
+) -> bytes:
+    chunks = [b"data: one\n\n", b"data: two\n\n"]
+    app = ScriptedApp(chunks=chunks, content_type=content_type, content_length=False)
+    if extra:
+        app.headers.append(extra)
+    from wsgimw.testing import make_environ
+
+    env = make_environ("/", headers={"Accept-Encoding": "gzip"})
+    body = Compress(minimum_size=0, flush=flush)(app)(
+        env, lambda s, h, e=None: lambda d: None
+    )
+    piece = next(iter(body))
+    body.close()  # type: ignore[attr-defined]
+    return zlib.decompressobj(31).decompress(piece)
+
+
+def test_streaming_types_flush_every_chunk() -> None:
+    assert first_piece("text/event-stream") == b"data: one\n\n"
+    assert (
+        first_piece("text/plain", extra=("X-Accel-Buffering", "no")) == b"data: one\n\n"
+    )
+    assert first_piece("text/plain", flush="always") == b"data: one\n\n"
+
+
+def test_bulk_bodies_are_not_flushed() -> None:
+    assert first_piece("text/plain") == b""
+    assert first_piece("text/event-stream", flush="never") == b""
+
+
+class _Threading(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_each_event_reaches_the_client_before_the_next_is_made() -> None:
+    """A real server: the app makes event n+1 only after the client decoded n."""
+    received = [threading.Event() for _ in range(4)]
+
+    def events(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        for n in range(4):
+            if n:
+                assert received[n - 1].wait(5), (
+                    f"event {n - 1} never reached the client"
+                )
+            yield f"data: event {n}\n\n".encode()
+
+    server = make_server(
+        "127.0.0.1",
+        0,
+        Compress()(events),
+        server_class=_Threading,
+        handler_class=_Quiet,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_port, timeout=10)
+    try:
+        connection.request("GET", "/", headers={"Accept-Encoding": "gzip"})
+        response = connection.getresponse()
+        assert response.getheader("Content-Encoding") == "gzip"
+        decoder = zlib.decompressobj(31)
+        text = b""
+        for n in range(4):
+            while f"event {n}".encode() not in text:
+                piece = response.read1(65536)
+                assert piece, f"the stream ended before event {n}"
+                text += decoder.decompress(piece)
+            received[n].set()
+        response.read()
+    finally:
+        connection.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert text == b"".join(f"data: event {n}\n\n".encode() for n in range(4))
+
+
+# -- the shared fault matrix -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+@pytest.mark.parametrize("coding", available_encodings())
+def test_fault_matrix(coding: str, fault: Fault) -> None:
+    check_fault(
+        Compress(minimum_size=0),
+        fault,
+        decode=decode,
+        headers={"Accept-Encoding": coding},
+    )
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_streaming(fault: Fault) -> None:
+    check_fault(
+        Compress(minimum_size=0, flush="always"),
+        fault,
+        decode=decode,
+        headers={"Accept-Encoding": "gzip"},
+    )
+
+
+# -- configuration ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"minimum_size": -1}, ValueError, "minimum_size must be >= 0"),
+        ({"minimum_size": "500"}, TypeError, "minimum_size must be an int"),
+        ({"encodings": "gzip"}, TypeError, "encodings takes a list"),
+        ({"encodings": ["deflate"]}, ValueError, "unknown coding 'deflate'"),
+        ({"encodings": []}, ValueError, "encodings is empty"),
+        ({"encodings": ["gzip", "GZIP"]}, ValueError, "lists a coding twice"),
+        ({"gzip_level": 0}, ValueError, "gzip_level must be from 1 to 9"),
+        ({"brotli_quality": 12}, ValueError, "brotli_quality must be from 0 to 11"),
+        ({"zstd_level": True}, TypeError, "zstd_level must be an int"),
+        ({"flush": "sometimes"}, ValueError, "flush must be"),
+        ({"etag": "drop"}, ValueError, "etag must be"),
+        ({"content_types": "text/html"}, TypeError, "a list of media types"),
+        ({"content_types": ["html"]}, ValueError, "look like 'text/html'"),
+    ],
+)
+def test_misconfiguration_fails_at_construction(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Compress(**options)  # type: ignore[arg-type]
+
+
+def test_a_missing_extra_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import wsgimw.compress as module
+
+    monkeypatch.setattr(module, "brotli", None)
+    assert "br" not in available_encodings()
+    with pytest.raises(ValueError, match=r"pip install wsgimw\[brotli\]"):
+        Compress(encodings=["br"])
+    monkeypatch.setattr(module, "zstandard", None)
+    with pytest.raises(ValueError, match=r"pip install wsgimw\[zstd\]"):
+        Compress(encodings=["zstd"])
+    assert Compress()._encodings == ("gzip",)
+
+
+def test_repr() -> None:
+    assert repr(Compress()) == "Compress()"
+    assert repr(Compress(minimum_size=0, encodings=["gzip"], flush="always")) == (
+        "Compress(minimum_size=0, flush='always', encodings=['gzip'])"
+    )

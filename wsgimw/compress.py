@@ -1,0 +1,525 @@
+"""Compress: streaming gzip, brotli and zstd that never break a response.
+
+The coding comes from the request's Accept-Encoding (RFC 9110 §12.5.3:
+q-values, ``*``, ``identity``), ties going to the server's preference. The
+body is compressed chunk by chunk as the app yields it, with one chunk out
+for every chunk in, so memory does not grow with the body; streaming media
+types are flushed after every chunk so each event reaches the client at
+once. Anything that should not be compressed passes through untouched.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from functools import lru_cache, partial
+from typing import Any, Literal
+
+from ._response import (
+    BodyFilter,
+    Exchange,
+    header_value,
+    remove_header,
+    rewrite_start_response,
+)
+from .types import Environ, Headers, StartResponse, WSGIApp
+
+
+def _optional(module: str) -> Any:
+    """The module, or None when its extra is not installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # pragma: no cover - the test set-up installs every extra
+        return None
+
+
+# The extras: pip install wsgimw[brotli], wsgimw[zstd].
+brotli: Any = _optional("brotli")
+zstandard: Any = _optional("zstandard")
+
+__all__ = [
+    "DEFAULT_CONTENT_TYPES",
+    "STREAMING_CONTENT_TYPES",
+    "Compress",
+    "available_encodings",
+    "negotiate",
+]
+
+#: Media types compressed by default: text, and the structured and font
+#: formats that compress well. ``type/*`` and ``type/*+suffix`` match families.
+DEFAULT_CONTENT_TYPES = (
+    "text/*",
+    "application/json",
+    "application/*+json",
+    "application/javascript",
+    "application/ecmascript",
+    "application/xml",
+    "application/*+xml",
+    "application/x-ndjson",
+    "application/wasm",
+    "application/vnd.ms-fontobject",
+    "image/svg+xml",
+    "image/x-icon",
+    "image/vnd.microsoft.icon",
+    "font/ttf",
+    "font/otf",
+)
+
+#: Media types that are streams of events: with ``flush="auto"`` every chunk
+#: is flushed so it reaches the client as soon as the app yields it.
+STREAMING_CONTENT_TYPES = (
+    "text/event-stream",
+    "application/x-ndjson",
+    "application/stream+json",
+    "multipart/x-mixed-replace",
+)
+
+_PREFERENCE = ("br", "zstd", "gzip")
+_LEVELS = {"gzip": (1, 9), "br": (0, 11), "zstd": (1, 22)}
+_ALIASES = {"x-gzip": "gzip"}
+
+
+def available_encodings() -> tuple[str, ...]:
+    """The codings this installation can produce, in default preference order."""
+    installed = {"gzip": True, "br": brotli is not None, "zstd": zstandard is not None}
+    return tuple(coding for coding in _PREFERENCE if installed[coding])
+
+
+# RFC 9110 §12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] )
+_QVALUE = re.compile(r"(?:0(?:\.[0-9]{0,3})?|1(?:\.0{0,3})?)\Z")
+
+
+def _qvalue(text: str) -> float | None:
+    text = text.strip()
+    return float(text) if _QVALUE.match(text) else None
+
+
+@lru_cache(maxsize=1024)
+def negotiate(accept_encoding: str, offers: tuple[str, ...]) -> str | None:
+    """The coding for an Accept-Encoding value, or None to send identity.
+
+    ``offers`` are the server's codings, most preferred first; they win
+    ties. Tokens are case-insensitive and whole (``gzipx`` is not gzip);
+    ``q=0`` refuses; ``*`` covers codings not named; ``identity``, when
+    weighed by name or through ``*``, beats a coding with a lower q. Elements
+    with an invalid q-value are ignored. Cached per header value.
+    """
+    if not accept_encoding:
+        return None
+    weights: dict[str, float] = {}
+    for element in accept_encoding.split(","):
+        name, _, params = element.partition(";")
+        name = name.strip().lower()
+        if not name:
+            continue
+        q: float | None = 1.0
+        for param in params.split(";") if params else ():
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                q = _qvalue(value)
+        if q is None:
+            continue
+        name = _ALIASES.get(name, name)
+        weights[name] = max(q, weights.get(name, 0.0))
+    star = weights.get("*")
+    best, best_q = None, 0.0
+    for coding in offers:
+        q = weights.get(coding, star if star is not None else 0.0)
+        if q > best_q:
+            best, best_q = coding, q
+    # Identity is acceptable by default (RFC 9110 §12.5.3) but competes
+    # only when the client weighs it, by name or through "*".
+    identity_q = weights.get("identity", star)
+    if best is None or (identity_q is not None and identity_q > best_q):
+        return None
+    return best
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.partition(";")[0].strip().lower()
+
+
+def _type_matcher(patterns: Iterable[str], option: str) -> Callable[[str], bool]:
+    if isinstance(patterns, str):
+        raise TypeError(f"{option} takes a list of media types, e.g. [{patterns!r}]")
+    exact: set[str] = set()
+    families: list[tuple[str, str]] = []
+    for pattern in patterns:
+        if not isinstance(pattern, str) or pattern.count("/") != 1:
+            raise ValueError(
+                f"{option} entries look like 'text/html', 'text/*' or "
+                f"'application/*+json'; got {pattern!r}"
+            )
+        pattern = pattern.strip().lower()
+        kind, subtype = pattern.split("/")
+        if subtype.startswith("*"):
+            families.append((kind + "/", subtype[1:]))
+        else:
+            exact.add(pattern)
+
+    @lru_cache(maxsize=256)
+    def matches(media_type: str) -> bool:
+        if media_type in exact:
+            return True
+        return any(
+            media_type.startswith(prefix) and media_type.endswith(suffix)
+            for prefix, suffix in families
+        )
+
+    return matches
+
+
+def _merge_vary(headers: Headers) -> Headers:
+    """``headers`` with Accept-Encoding in Vary, never twice, never beside *."""
+    for index, (name, value) in enumerate(headers):
+        if name.lower() != "vary":
+            continue
+        fields = [field.strip().lower() for field in value.split(",")]
+        if "*" in fields or "accept-encoding" in fields:
+            return headers
+        headers = list(headers)
+        headers[index] = (
+            name,
+            f"{value}, Accept-Encoding" if value.strip() else "Accept-Encoding",
+        )
+        return headers
+    return [*headers, ("Vary", "Accept-Encoding")]
+
+
+class _Whole:
+    """Compression whose feed and finish are the compressor's own C methods:
+    no Python frame per chunk, for throughput."""
+
+    __slots__ = ("feed", "finish")
+
+    def __init__(
+        self, feed: Callable[[bytes], bytes], finish: Callable[[], bytes]
+    ) -> None:
+        self.feed = feed
+        self.finish = finish
+
+
+class _Flushing:
+    """Compression flushed after every chunk, so each reaches the client."""
+
+    __slots__ = ("_compress", "_flush", "finish")
+
+    def __init__(
+        self,
+        compress: Callable[[bytes], bytes],
+        flush: Callable[[], bytes],
+        finish: Callable[[], bytes],
+    ) -> None:
+        self._compress = compress
+        self._flush = flush
+        self.finish = finish
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not chunk:
+            return b""
+        return self._compress(chunk) + self._flush()
+
+
+class _Precompressed:
+    """A body already in memory, compressed at once so Content-Length can be
+    exact; its chunks are then only counted off."""
+
+    __slots__ = ("_body",)
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def feed(self, chunk: bytes) -> bytes:
+        return b""
+
+    def finish(self) -> bytes:
+        return self._body
+
+
+class Compress:
+    """Compress response bodies with gzip, brotli or zstd, streaming.
+
+    Args:
+        minimum_size: bodies of known size (Content-Length, or a list or
+            tuple body) below this many bytes are sent as they are.
+        content_types: media types to compress (see `DEFAULT_CONTENT_TYPES`);
+            ``type/*`` and ``type/*+json`` match families.
+        encodings: the codings to offer, most preferred first; the default is
+            br, zstd, gzip, each if installed (``pip install wsgimw[brotli,zstd]``).
+        gzip_level: 1 (fast) to 9 (small); 6 by default.
+        brotli_quality: 0 to 11; 4 by default, fast enough for dynamic pages.
+        zstd_level: 1 to 22; 3 by default.
+        flush: ``"auto"`` flushes after every chunk for streaming media types
+            (`STREAMING_CONTENT_TYPES`, or a response with
+            ``X-Accel-Buffering: no``) and compresses everything else at full
+            ratio; ``"always"`` flushes every chunk; ``"never"`` only at the end.
+        etag: a strong ETag no longer matches the compressed bytes:
+            ``"weaken"`` makes it weak (``W/"..."``), ``"suffix"`` appends the
+            coding (``"abc-gzip"``).
+        file_wrapper: also compress ``wsgi.file_wrapper`` responses (they lose
+            sendfile); by default they pass through untouched.
+    """
+
+    __slots__ = (
+        "_encodings",
+        "_etag",
+        "_file_wrapper",
+        "_flush",
+        "_levels",
+        "_minimum_size",
+        "_settings",
+        "_streaming_type",
+        "_wanted_type",
+    )
+
+    def __init__(
+        self,
+        *,
+        minimum_size: int = 500,
+        content_types: Iterable[str] = DEFAULT_CONTENT_TYPES,
+        encodings: Iterable[str] | None = None,
+        gzip_level: int = 6,
+        brotli_quality: int = 4,
+        zstd_level: int = 3,
+        flush: Literal["auto", "always", "never"] = "auto",
+        etag: Literal["weaken", "suffix"] = "weaken",
+        file_wrapper: bool = False,
+    ) -> None:
+        if isinstance(minimum_size, bool) or not isinstance(minimum_size, int):
+            raise TypeError(f"minimum_size must be an int, got {minimum_size!r}")
+        if minimum_size < 0:
+            raise ValueError(f"minimum_size must be >= 0, got {minimum_size}")
+        self._encodings = _check_encodings(encodings)
+        self._levels = {
+            "gzip": _check_level("gzip_level", gzip_level, "gzip"),
+            "br": _check_level("brotli_quality", brotli_quality, "br"),
+            "zstd": _check_level("zstd_level", zstd_level, "zstd"),
+        }
+        if flush not in ("auto", "always", "never"):
+            raise ValueError(
+                f"flush must be 'auto', 'always' or 'never', got {flush!r}"
+            )
+        if etag not in ("weaken", "suffix"):
+            raise ValueError(f"etag must be 'weaken' or 'suffix', got {etag!r}")
+        self._minimum_size = minimum_size
+        self._wanted_type = _type_matcher(content_types, "content_types")
+        self._streaming_type = _type_matcher(STREAMING_CONTENT_TYPES, "streaming types")
+        self._flush = flush
+        self._etag = etag
+        self._file_wrapper = bool(file_wrapper)
+        self._settings = (
+            minimum_size,
+            tuple(content_types),
+            gzip_level,
+            brotli_quality,
+            zstd_level,
+            flush,
+            etag,
+            file_wrapper,
+        )
+
+    def __call__(self, app: WSGIApp) -> WSGIApp:
+        offers = self._encodings
+
+        def compress_app(
+            environ: Environ, start_response: StartResponse
+        ) -> Iterable[bytes]:
+            if environ.get("REQUEST_METHOD") == "HEAD" or "HTTP_RANGE" in environ:
+                return app(environ, start_response)
+            coding = negotiate(environ.get("HTTP_ACCEPT_ENCODING", ""), offers)
+            if coding is None:
+                # Not compressing, but a cache must still learn that the
+                # response depends on Accept-Encoding.
+                return app(
+                    environ, rewrite_start_response(start_response, self._vary_only)
+                )
+            return _Compressing(environ, start_response, self, coding).respond(app)
+
+        return compress_app
+
+    def __repr__(self) -> str:
+        defaults = Compress.__init__.__kwdefaults__ or {}
+        parts = []
+        names = (
+            "minimum_size",
+            "content_types",
+            "gzip_level",
+            "brotli_quality",
+            "zstd_level",
+            "flush",
+            "etag",
+            "file_wrapper",
+        )
+        for name, value in zip(names, self._settings, strict=True):
+            default = defaults.get(name)
+            if name == "content_types":
+                default = tuple(DEFAULT_CONTENT_TYPES)
+            if value != default:
+                parts.append(f"{name}={value!r}")
+        if self._encodings != available_encodings():
+            parts.append(f"encodings={list(self._encodings)!r}")
+        return f"Compress({', '.join(parts)})"
+
+    # -- decisions -----------------------------------------------------------------
+
+    def eligible(self, status: str, headers: Headers) -> bool:
+        """Whether this response may be compressed, from its status and headers."""
+        code = status[:3]
+        if code[0] in "13" or code in ("204", "206"):
+            return False
+        content_type = None
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "content-type":
+                content_type = value
+            elif lower == "content-encoding":
+                return False
+            elif lower == "content-length":
+                if value.isdigit() and int(value) < self._minimum_size:
+                    return False
+            elif lower == "cache-control" and "no-transform" in value.lower():
+                return False
+        return content_type is not None and self._wanted_type(_media_type(content_type))
+
+    def _vary_only(self, status: str, headers: Headers) -> tuple[str, Headers]:
+        if self.eligible(status, headers):
+            headers = _merge_vary(headers)
+        return status, headers
+
+    def compressed_headers(self, headers: Headers, coding: str) -> Headers:
+        headers = _merge_vary(remove_header(headers, "Content-Length"))
+        etag = header_value(headers, "ETag")
+        headers.append(("Content-Encoding", coding))
+        if etag is None or etag.startswith("W/"):
+            return headers
+        headers = remove_header(headers, "ETag")
+        if self._etag == "weaken":
+            headers.append(("ETag", "W/" + etag))
+        else:
+            headers.append(
+                (
+                    "ETag",
+                    etag[:-1] + f'-{coding}"'
+                    if etag.endswith('"')
+                    else f"{etag}-{coding}",
+                )
+            )
+        return headers
+
+    def make_filter(self, coding: str, headers: Headers) -> BodyFilter:
+        """A fresh compressor for one response."""
+        level = self._levels[coding]
+        flushing = self._flush == "always" or (
+            self._flush == "auto"
+            and (
+                self._streaming_type(
+                    _media_type(header_value(headers, "Content-Type") or "")
+                )
+                or (header_value(headers, "X-Accel-Buffering") or "").lower() == "no"
+            )
+        )
+        compress: Callable[[bytes], bytes]
+        flush: Callable[[], bytes]
+        finish: Callable[[], bytes]
+        if coding == "gzip":
+            gz = zlib.compressobj(level, zlib.DEFLATED, 31)
+            compress, flush, finish = (
+                gz.compress,
+                partial(gz.flush, zlib.Z_SYNC_FLUSH),
+                gz.flush,
+            )
+        elif coding == "br":
+            br: Any = brotli.Compressor(quality=level)
+            compress, flush, finish = br.process, br.flush, br.finish
+        else:
+            zs: Any = zstandard.ZstdCompressor(level=level).compressobj()
+            compress = zs.compress
+            flush = partial(zs.flush, zstandard.COMPRESSOBJ_FLUSH_BLOCK)
+            finish = zs.flush
+        if flushing:
+            return _Flushing(compress, flush, finish)
+        return _Whole(compress, finish)
+
+
+def _check_encodings(encodings: Iterable[str] | None) -> tuple[str, ...]:
+    installed = available_encodings()
+    if encodings is None:
+        return installed
+    if isinstance(encodings, str):
+        raise TypeError(f"encodings takes a list, e.g. [{encodings!r}]")
+    chosen = tuple(_ALIASES.get(e.lower(), e.lower()) for e in encodings)
+    for coding in chosen:
+        if coding not in _PREFERENCE:
+            raise ValueError(
+                f"unknown coding {coding!r}; wsgimw offers br, zstd and gzip"
+            )
+        if coding not in installed:
+            extra = "brotli" if coding == "br" else "zstd"
+            raise ValueError(
+                f"coding {coding!r} needs an extra package: pip install wsgimw[{extra}]"
+            )
+    if not chosen:
+        raise ValueError("encodings is empty: nothing would ever be compressed")
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"encodings lists a coding twice: {list(chosen)!r}")
+    return chosen
+
+
+def _check_level(option: str, value: int, coding: str) -> int:
+    low, high = _LEVELS[coding]
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{option} must be an int, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{option} must be from {low} to {high}, got {value}")
+    return value
+
+
+class _Compressing(Exchange):
+    """One response under Compress, for a client that accepts ``coding``."""
+
+    __slots__ = ("_coding", "_compress")
+    decides_late = True  # to see the iterable: file_wrapper, small list bodies
+
+    def __init__(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        compress: Compress,
+        coding: str,
+    ) -> None:
+        super().__init__(environ, start_response)
+        self._compress = compress
+        self._coding = coding
+
+    def on_start(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None]:
+        compress = self._compress
+        if not compress.eligible(status, headers):
+            return status, headers, None
+        iterable = self.iterable
+        if self._keeps_sendfile(iterable):
+            return status, _merge_vary(headers), None
+        if type(iterable) not in (list, tuple):
+            headers = compress.compressed_headers(headers, self._coding)
+            return status, headers, compress.make_filter(self._coding, headers)
+        # The whole body is in memory already: compress it now, so the
+        # response can say exactly how long it is.
+        data = b"".join(iterable)  # type: ignore[arg-type]
+        if len(data) < compress._minimum_size:
+            return status, _merge_vary(headers), None
+        headers = compress.compressed_headers(headers, self._coding)
+        body_filter = compress.make_filter(self._coding, headers)
+        body = body_filter.feed(data) + body_filter.finish()
+        headers.append(("Content-Length", str(len(body))))
+        return status, headers, _Precompressed(body)
+
+    def _keeps_sendfile(self, iterable: Iterable[bytes] | None) -> bool:
+        wrapper = self.environ.get("wsgi.file_wrapper")
+        return (
+            not self._compress._file_wrapper
+            and isinstance(wrapper, type)
+            and isinstance(iterable, wrapper)
+        )
