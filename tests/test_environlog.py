@@ -327,9 +327,9 @@ def test_extra_names_are_matched_whole(debug: pytest.LogCaptureFixture) -> None:
 
 
 def test_without_extra_names_they_are_shown(debug: pytest.LogCaptureFixture) -> None:
-    call_app(EnvironLog()(ScriptedApp()), "/?ssn=123", headers={"X-Tenant-Key": "t"})
+    call_app(EnvironLog()(ScriptedApp()), "/?ssn=123", headers={"X-Tenant-Id": "t"})
     assert shown(debug, "QUERY_STRING") == "'ssn=123'"
-    assert shown(debug, "HTTP_X_TENANT_KEY") == "'t'"
+    assert shown(debug, "HTTP_X_TENANT_ID") == "'t'"
 
 
 # -- response logging ------------------------------------------------------------

@@ -11,6 +11,7 @@ from wsgimw._redact import (
     is_secret_environ_key,
     redact_query,
     secret_names,
+    show_environ_value,
 )
 
 
@@ -24,6 +25,12 @@ from wsgimw._redact import (
         "HTTP_X_SESSION_ID",
         "DB_PASSWORD",
         "HTTP_X_UPSTREAM_TOKEN",
+        "HTTP_X_ENCRYPTION_KEY",
+        "HTTP_X_GOOG_IAP_JWT_ASSERTION",
+        "HTTP_X_AMZN_OIDC_DATA",
+        "PHPSESSID",
+        "paste.cookies",
+        "webob._parsed_cookies",
     ],
 )
 def test_secret_environ_keys(key: str) -> None:
@@ -54,6 +61,29 @@ def test_ordinary_environ_keys(key: str) -> None:
 )
 def test_redact_query(query: str, expected: str) -> None:
     assert redact_query(query) == expected
+
+
+def test_extra_names_in_header_form_match_environ_keys() -> None:
+    names = secret_names(["X-Tenant-Id"])
+    assert is_secret_environ_key("HTTP_X_TENANT_ID", names)
+    assert not is_secret_environ_key("HTTP_X_TENANT_ID")
+
+
+def test_values_are_shown_safely() -> None:
+    import io
+
+    assert show_environ_value("HTTP_COOKIE", "a=1") == REDACTED
+    assert show_environ_value("REQUEST_URI", "/r?next=x&token=t") == repr(
+        f"/r?next=x&token={REDACTED}"
+    )
+    assert show_environ_value("wsgi.version", (1, 0)) == "(1, 0)"
+    assert show_environ_value("wsgi.input", io.BytesIO()) == "<_io.BytesIO>"
+    assert (
+        show_environ_value(
+            "webob._parsed_query_vars", ({"password": "x"}, "password=x")
+        )
+        == "<tuple>"
+    )
 
 
 def test_extra_names() -> None:

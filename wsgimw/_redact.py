@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 __all__ = [
@@ -16,7 +17,10 @@ __all__ = [
     "SECRET_NAME",
     "is_secret_environ_key",
     "redact_query",
+    "redact_url",
     "secret_names",
+    "show_environ_value",
+    "type_label",
 ]
 
 REDACTED = "[redacted]"
@@ -38,24 +42,41 @@ SECRET_ENVIRON_KEYS = frozenset(
 #: hold a secret. Matched case-insensitively anywhere in the name, except
 #: the short ones, which must be the whole name.
 SECRET_NAME = re.compile(
-    r"pass|pwd|secret|token|api[-_]?key|auth|session|csrf|credential|signature"
-    r"|\A(?:sig|code|key|otp|pin)\Z",
+    r"pass|pwd|secret|token|api[-_]?key|auth|session|sessid|csrf|xsrf|credential"
+    r"|signature|cookie|jwt|oidc|assertion|ticket"
+    r"|(?:\A|[-_.])(?:private|access|secret|encryption|signing)?[-_]?key\Z"
+    r"|\A(?:sig|sid|code|otp|pin)\Z",
     re.IGNORECASE,
 )
 
 
 def secret_names(extra: Iterable[str] = ()) -> re.Pattern[str]:
-    """`SECRET_NAME` widened by ``extra`` names (each matched whole)."""
-    names = [re.escape(name) for name in extra]
-    if not names:
+    """`SECRET_NAME` widened by ``extra`` names, each matched whole.
+
+    A name may be given as a query parameter (``ssn``), a header
+    (``X-Tenant-Id``) or an environ key (``HTTP_X_TENANT_ID``): each is also
+    added in the other forms, so it is caught wherever it appears.
+    """
+    forms: dict[str, None] = {}
+    for name in extra:
+        key = name.upper().replace("-", "_")
+        forms[name] = forms[key] = None
+        if key.startswith("HTTP_"):
+            forms[key[5:]] = None
+    if not forms:
         return SECRET_NAME
-    return re.compile(
-        f"{SECRET_NAME.pattern}|\\A(?:{'|'.join(names)})\\Z", re.IGNORECASE
-    )
+    names = "|".join(re.escape(form) for form in forms)
+    return re.compile(f"{SECRET_NAME.pattern}|\\A(?:{names})\\Z", re.IGNORECASE)
 
 
+@lru_cache(maxsize=1024)
 def is_secret_environ_key(key: str, names: re.Pattern[str] = SECRET_NAME) -> bool:
-    """Whether an environ key's value must not be shown."""
+    """Whether an environ key's value must not be shown.
+
+    Cached: the same few dozen keys come with every request, and the name
+    pattern costs about a microsecond a search; the bound keeps client-made
+    header names from growing it.
+    """
     if key in SECRET_ENVIRON_KEYS:
         return True
     name = key[5:] if key.startswith("HTTP_") else key
@@ -82,3 +103,45 @@ def redact_query(query: str, names: re.Pattern[str] = SECRET_NAME) -> str:
             fields[index] = f"{name}={REDACTED}"
             changed = True
     return "&".join(fields) if changed else query
+
+
+def redact_url(value: str, names: re.Pattern[str] = SECRET_NAME) -> str:
+    """Secret-looking ``name=value`` pairs redacted in any text: after a
+    ``?`` in a URL (REQUEST_URI, RAW_URI, Referer...), or in a value that is
+    itself a query string."""
+    head, mark, query = value.partition("?")
+    if mark:
+        return head + mark + redact_query(query, names)
+    return redact_query(value, names)
+
+
+_SCALARS = frozenset({int, float, bool, type(None)})
+
+
+def type_label(value: object) -> str:
+    """``<int>``, ``<_io.BytesIO>``: how an object is shown instead of its repr."""
+    cls = type(value)
+    if cls.__module__ == "builtins":
+        return f"<{cls.__qualname__}>"
+    return f"<{cls.__module__}.{cls.__qualname__}>"
+
+
+def show_environ_value(
+    key: str, value: object, names: re.Pattern[str] = SECRET_NAME
+) -> str:
+    """How one environ value may be shown in a log or a debug page.
+
+    Secrets are redacted; strings are shown with secret query values
+    redacted; numbers, booleans, None and tuples of them as their repr; any
+    other object only by its type, since its repr can be huge, can raise or
+    can hold secrets (a parsed cookie jar, a cached query dict).
+    """
+    if is_secret_environ_key(key, names):
+        return REDACTED
+    if type(value) is str:
+        return repr(redact_url(value, names))
+    if type(value) in _SCALARS or (
+        type(value) is tuple and all(type(item) in _SCALARS for item in value)
+    ):
+        return repr(value)
+    return type_label(value)

@@ -15,19 +15,21 @@ import re
 import sys
 import traceback
 from collections.abc import Iterable
-from functools import lru_cache
 from typing import Any
 
-from ._redact import REDACTED, is_secret_environ_key, redact_query, secret_names
+from ._redact import (
+    REDACTED,
+    is_secret_environ_key,
+    redact_query,
+    redact_url,
+    secret_names,
+    show_environ_value,
+    type_label,
+)
 from ._response import BodyFilter, Exchange
 from .types import Environ, Headers, StartResponse, WSGIApp
 
 __all__ = ["EnvironLog"]
-
-#: Values of these exact types are shown with repr(); any other object (a
-#: stream, a socket, a parsed MultiDict...) by its type only, so an object
-#: whose repr() is huge, raises or shows secrets never reaches the log.
-_SCALARS = frozenset({int, float, bool, type(None)})
 
 #: Set-Cookie attributes shown as sent; the cookie's value and any attribute
 #: not listed here are redacted.
@@ -77,66 +79,10 @@ def _compile(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(fnmatch.translate(p) for p in patterns))
 
 
-def _extra_names(names: tuple[str, ...]) -> re.Pattern[str]:
-    """The secret-name pattern widened by ``redact=`` names.
-
-    A name may be given as a query parameter (``ssn``), a header
-    (``X-Tenant-Id``) or an environ key (``HTTP_X_TENANT_ID``): each is also
-    added in the other forms, so it is caught wherever it appears.
-    """
-    forms: dict[str, None] = {}
-    for name in names:
-        key = name.upper().replace("-", "_")
-        forms[name] = forms[key] = None
-        if key.startswith("HTTP_"):
-            forms[key[5:]] = None
-    return secret_names(forms)
-
-
 def _printable(text: str) -> str:
     """``text`` on one line: control characters escaped, so a client cannot
     forge log lines with a newline in a header or a path."""
     return text if text.isprintable() else repr(text)[1:-1]
-
-
-def _type_of(value: object) -> str:
-    cls = type(value)
-    if cls.__module__ == "builtins":
-        return f"<{cls.__qualname__}>"
-    return f"<{cls.__module__}.{cls.__qualname__}>"
-
-
-def _scrub(value: str, names: re.Pattern[str]) -> str:
-    """Secret-looking ``name=value`` pairs redacted in any text: after a
-    ``?`` in a URL (REQUEST_URI, RAW_URI, Referer, X-Original-URL...), or in
-    a value that is itself a query string."""
-    head, mark, query = value.partition("?")
-    if mark:
-        return head + mark + redact_query(query, names)
-    return redact_query(value, names)
-
-
-@lru_cache(maxsize=1024)
-def _is_secret(key: str, names: re.Pattern[str]) -> bool:
-    """`is_secret_environ_key`, cached: the same few dozen keys come with every
-    request, and the name pattern costs about a microsecond per search. The
-    bound keeps client-made header names from growing it."""
-    return is_secret_environ_key(key, names)
-
-
-def _show(key: str, value: object, names: re.Pattern[str]) -> str:
-    """How one environ value appears in the dump."""
-    if _is_secret(key, names):
-        return REDACTED
-    if type(value) is str:
-        if key == "QUERY_STRING":
-            return repr(redact_query(value, names))
-        return repr(_scrub(value, names))
-    if type(value) in _SCALARS or (
-        type(value) is tuple and all(type(item) in _SCALARS for item in value)
-    ):
-        return repr(value)  # numbers, booleans, None; wsgi.version's tuple
-    return _type_of(value)
 
 
 def _text(value: object) -> str:
@@ -252,7 +198,7 @@ class EnvironLog:
             _compile(self._exclude_patterns) if self._exclude_patterns else None
         )
         self._redact = _check_names("redact", redact, "X-Tenant-Key")
-        self._names = _extra_names(self._redact)
+        self._names = secret_names(self._redact)
         self._response = bool(response)
         self._logger: logging.Logger | logging.LoggerAdapter[Any] = (
             logging.getLogger("wsgimw.environlog") if logger is None else logger
@@ -306,7 +252,7 @@ class EnvironLog:
                 continue
             if exclude is not None and exclude.match(key):
                 continue
-            lines.append((_printable(key), _show(key, value, names)))
+            lines.append((_printable(key), show_environ_value(key, value, names)))
         lines.sort()
         shown = len(lines)
         count = (
@@ -322,7 +268,7 @@ class EnvironLog:
 
     def _format_response(self, environ: Environ, status: str, headers: Headers) -> str:
         names = self._names
-        shown = _printable(status) if type(status) is str else _type_of(status)
+        shown = _printable(status) if type(status) is str else type_label(status)
         lines = [f"response to {_request_line(environ, names)}: {shown}"]
         for item in headers:
             if (
@@ -332,7 +278,7 @@ class EnvironLog:
                 or type(item[1]) is not str
             ):
                 lines.append(
-                    f"{_INDENT}{_type_of(item)} (not a (name, value) tuple of str)"
+                    f"{_INDENT}{type_label(item)} (not a (name, value) tuple of str)"
                 )
                 continue
             name, value = item
@@ -344,9 +290,9 @@ class EnvironLog:
     def _show_header(self, name: str, value: str) -> str:
         if name.lower() == "set-cookie":
             return repr(_redact_set_cookie(value))
-        if _is_secret("HTTP_" + name.upper().replace("-", "_"), self._names):
+        if is_secret_environ_key("HTTP_" + name.upper().replace("-", "_"), self._names):
             return REDACTED
-        return repr(_scrub(value, self._names))
+        return repr(redact_url(value, self._names))
 
     def _log_response(self, environ: Environ, status: str, headers: Headers) -> None:
         self._emit(self._format_response(environ, status, headers))

@@ -24,7 +24,7 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, cast
 
-from ._redact import REDACTED, is_secret_environ_key, redact_query
+from ._redact import show_environ_value
 from ._response import BodyFilter, Exchange
 from ._webob import AcceptValidHeader, HTTPException, create_accept_header
 from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
@@ -59,9 +59,8 @@ def _negotiate(accept: str) -> str:
 
 def _redacted(environ: Environ) -> dict[str, str]:
     return {
-        key: REDACTED if is_secret_environ_key(key) else repr(value)
-        for key, value in sorted(environ.items())
-    } | {"QUERY_STRING": repr(redact_query(environ.get("QUERY_STRING", "")))}
+        key: show_environ_value(key, value) for key, value in sorted(environ.items())
+    }
 
 
 def _status_line(code: int) -> str:
