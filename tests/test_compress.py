@@ -473,3 +473,64 @@ def test_repr() -> None:
     assert repr(Compress(minimum_size=0, encodings=["gzip"], flush="always")) == (
         "Compress(minimum_size=0, flush='always', encodings=['gzip'])"
     )
+
+
+# -- BREACH length hiding ---------------------------------------------------------------------
+
+
+def test_breach_padding_varies_the_length_and_decodes() -> None:
+    padded = Compress(breach_padding=64)
+    lengths = set()
+    for _ in range(30):
+        result = fetch(ScriptedApp(chunks=[TEXT]), "br, zstd, gzip", padded)
+        assert result.header("Content-Encoding") == "gzip"  # the only padded coding
+        assert gzip.decompress(result.body) == TEXT
+        assert zlib.decompressobj(31).decompress(result.body) == TEXT
+        lengths.add(len(result.body))
+    assert len(lengths) > 5
+
+
+def test_breach_padding_streams_and_flushes() -> None:
+    app = ScriptedApp(
+        chunks=[b"data: one\n\n", b"data: two\n\n"],
+        content_type="text/event-stream",
+        content_length=False,
+    )
+    from wsgimw.testing import make_environ
+
+    env = make_environ("/", headers={"Accept-Encoding": "gzip"})
+    body = Compress(minimum_size=0, breach_padding=16)(app)(
+        env, lambda s, h, e=None: lambda d: None
+    )
+    decoder = zlib.decompressobj(31)
+    pieces = [decoder.decompress(piece) for piece in body]
+    body.close()  # type: ignore[attr-defined]
+    assert pieces[0] == b"data: one\n\n"
+    assert b"".join(pieces) == b"data: one\n\ndata: two\n\n"
+    assert decoder.eof
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_breach_padding(fault: Fault) -> None:
+    check_fault(
+        Compress(minimum_size=0, breach_padding=8),
+        fault,
+        decode=decode,
+        headers={"Accept-Encoding": "gzip"},
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        ({"breach_padding": -1}, ValueError, "from 0 \\(off\\) to 1024"),
+        ({"breach_padding": 2000}, ValueError, "from 0 \\(off\\) to 1024"),
+        ({"breach_padding": 1.5}, TypeError, "breach_padding must be an int"),
+        ({"breach_padding": 8, "encodings": ["br"]}, ValueError, "pads gzip only"),
+    ],
+)
+def test_breach_padding_misconfiguration(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        Compress(**options)  # type: ignore[arg-type]

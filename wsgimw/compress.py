@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import importlib
 import re
+import secrets
+import string
+import struct
 import zlib
 from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
@@ -77,6 +80,7 @@ STREAMING_CONTENT_TYPES = (
 )
 
 _PREFERENCE = ("br", "zstd", "gzip")
+_PAD_CHARS = string.ascii_letters + string.digits
 _LEVELS = {"gzip": (1, 9), "br": (0, 11), "zstd": (1, 22)}
 _ALIASES = {"x-gzip": "gzip"}
 
@@ -222,6 +226,43 @@ class _Flushing:
         return self._compress(chunk) + self._flush()
 
 
+class _PaddedGzip:
+    """gzip (RFC 1952) with a random-length comment in its header.
+
+    BREACH length hiding: the compressed size no longer tells an attacker
+    exactly how well a guess compressed. The comment is skipped by every
+    gzip decoder, so the decompressed body is unchanged.
+    """
+
+    __slots__ = ("_crc", "_deflate", "_flushing", "_header", "_size")
+
+    def __init__(self, level: int, padding: int, flushing: bool) -> None:
+        length = secrets.randbelow(padding + 1)
+        comment = "".join(secrets.choice(_PAD_CHARS) for _ in range(length)).encode()
+        # ID1 ID2 CM=deflate FLG=FCOMMENT MTIME=0 XFL=0 OS=unknown, comment, NUL
+        self._header: bytes | None = b"\x1f\x8b\x08\x10\0\0\0\0\0\xff" + comment + b"\0"
+        self._deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        self._flushing = flushing
+        self._crc = 0
+        self._size = 0
+
+    def feed(self, chunk: bytes) -> bytes:
+        self._crc = zlib.crc32(chunk, self._crc)
+        self._size += len(chunk)
+        out = self._deflate.compress(chunk)
+        if self._flushing and chunk:
+            out += self._deflate.flush(zlib.Z_SYNC_FLUSH)
+        return self._with_header(out)
+
+    def finish(self) -> bytes:
+        trailer = struct.pack("<II", self._crc, self._size & 0xFFFFFFFF)
+        return self._with_header(self._deflate.flush() + trailer)
+
+    def _with_header(self, out: bytes) -> bytes:
+        header, self._header = self._header, None
+        return header + out if header is not None else out
+
+
 class _Precompressed:
     """A body already in memory, compressed at once so Content-Length can be
     exact; its chunks are then only counted off."""
@@ -260,6 +301,11 @@ class Compress:
             coding (``"abc-gzip"``).
         file_wrapper: also compress ``wsgi.file_wrapper`` responses (they lose
             sendfile); by default they pass through untouched.
+        breach_padding: BREACH length hiding, off (0) by default: each gzip
+            response carries a random comment of 0 to this many bytes in its
+            header, so its length varies from request to request. Only gzip
+            is offered while it is on. It makes the attack slower, not
+            impossible; see the docs for the trade-off.
     """
 
     __slots__ = (
@@ -269,6 +315,7 @@ class Compress:
         "_flush",
         "_levels",
         "_minimum_size",
+        "_padding",
         "_settings",
         "_streaming_type",
         "_wanted_type",
@@ -286,12 +333,26 @@ class Compress:
         flush: Literal["auto", "always", "never"] = "auto",
         etag: Literal["weaken", "suffix"] = "weaken",
         file_wrapper: bool = False,
+        breach_padding: int = 0,
     ) -> None:
         if isinstance(minimum_size, bool) or not isinstance(minimum_size, int):
             raise TypeError(f"minimum_size must be an int, got {minimum_size!r}")
         if minimum_size < 0:
             raise ValueError(f"minimum_size must be >= 0, got {minimum_size}")
+        if isinstance(breach_padding, bool) or not isinstance(breach_padding, int):
+            raise TypeError(f"breach_padding must be an int, got {breach_padding!r}")
+        if not 0 <= breach_padding <= 1024:
+            raise ValueError(
+                f"breach_padding must be from 0 (off) to 1024 bytes, got {breach_padding}"
+            )
+        self._padding = breach_padding
         self._encodings = _check_encodings(encodings)
+        if breach_padding:
+            if "gzip" not in self._encodings:
+                raise ValueError(
+                    "breach_padding pads gzip only: add 'gzip' to encodings"
+                )
+            self._encodings = ("gzip",)
         self._levels = {
             "gzip": _check_level("gzip_level", gzip_level, "gzip"),
             "br": _check_level("brotli_quality", brotli_quality, "br"),
@@ -318,6 +379,7 @@ class Compress:
             flush,
             etag,
             file_wrapper,
+            breach_padding,
         )
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
@@ -351,6 +413,7 @@ class Compress:
             "flush",
             "etag",
             "file_wrapper",
+            "breach_padding",
         )
         for name, value in zip(names, self._settings, strict=True):
             default = defaults.get(name)
@@ -358,7 +421,7 @@ class Compress:
                 default = tuple(DEFAULT_CONTENT_TYPES)
             if value != default:
                 parts.append(f"{name}={value!r}")
-        if self._encodings != available_encodings():
+        if self._encodings != available_encodings() and not self._padding:
             parts.append(f"encodings={list(self._encodings)!r}")
         return f"Compress({', '.join(parts)})"
 
@@ -423,6 +486,8 @@ class Compress:
         compress: Callable[[bytes], bytes]
         flush: Callable[[], bytes]
         finish: Callable[[], bytes]
+        if coding == "gzip" and self._padding:
+            return _PaddedGzip(level, self._padding, flushing)
         if coding == "gzip":
             gz = zlib.compressobj(level, zlib.DEFLATED, 31)
             compress, flush, finish = (
