@@ -434,3 +434,75 @@ def test_repr(stream: io.StringIO) -> None:
         == "AccessLog(format='{path}', redact=[...])"
     )
     assert "stream=" in repr(AccessLog(stream=stream))
+
+
+# -- found in review ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        ScriptedApp(fail="started"),
+        ScriptedApp(fail="chunk", at=0),
+        ScriptedApp(style="lazy", fail="chunk", at=0),
+    ],
+    ids=["after-start", "first-chunk", "lazy-first-chunk"],
+)
+def test_an_error_before_any_body_byte_logs_the_500_the_server_sends(
+    app: ScriptedApp, stream: io.StringIO
+) -> None:
+    text, _ = logged(app, access=AccessLog(stream=stream))
+    entry = COMBINED_PARSER.parse(one_line(text))
+    assert (entry.final_status, entry.bytes_sent) == (500, None)
+
+
+def test_request_id_is_escaped_once(stream: io.StringIO) -> None:
+    text, _ = logged(
+        ScriptedApp(),
+        access=AccessLog(stream=stream, format="{request_id} {user_agent}"),
+        headers={"X-Request-Id": 'a"b', "User-Agent": 'a"b'},
+    )
+    assert one_line(text) == 'a\\"b a\\"b'
+
+
+def test_non_ascii_query_bytes_are_percent_encoded(stream: io.StringIO) -> None:
+    access = AccessLog(stream=stream, format="json")
+    text, _ = logged(ScriptedApp(), "/s?q=caf\u00e9&r=%C3%A9", access=access)
+    assert json.loads(one_line(text))["path"] == "/s?q=caf%C3%A9&r=%C3%A9"
+
+
+def test_secrets_in_the_referer_are_redacted(stream: io.StringIO) -> None:
+    referer = "https://shop.example/reset?token=abc123&step=2"
+    text, _ = logged(
+        ScriptedApp(), access=AccessLog(stream=stream), headers={"Referer": referer}
+    )
+    assert "abc123" not in text
+    assert (
+        COMBINED_PARSER.parse(one_line(text)).headers_in["Referer"]
+        == "https://shop.example/reset?token=[redacted]&step=2"
+    )
+
+
+def test_duration_ms_is_a_number_in_fields(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="wsgimw.accesslog")
+    call_app(AccessLog()(ScriptedApp()))
+    assert isinstance(caplog.records[0].wsgimw_access["duration_ms"], float)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    "field", ["{host.__class__}", "{path[0]}", "{header}", "{header[]}"]
+)
+def test_format_strings_allow_no_attribute_access(field: str) -> None:
+    with pytest.raises(ValueError, match="unknown access log field"):
+        AccessLog(format=field)
+
+
+def test_the_raw_request_uri_is_preferred(stream: io.StringIO) -> None:
+    access = AccessLog(stream=stream, format="{path}")
+    text, _ = logged(
+        ScriptedApp(),
+        access=access,
+        PATH_INFO="/a/b",
+        RAW_URI="/a%2Fb?password=x&\u00e9",
+    )
+    assert one_line(text) == "/a%2Fb?password=[redacted]&%E9"

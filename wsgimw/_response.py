@@ -282,11 +282,11 @@ class Exchange:
         try:
             iterable = app(self.environ, self.start_response)
         except Exception as error:
-            self.on_close()
             body = self.recover(error)
             if body is None:
+                self.on_close()
                 raise
-            return [body]
+            return ClosingIterator([body], self.on_close)
         if late:
             self._waiting = False
             self.iterable = iterable

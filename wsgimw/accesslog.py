@@ -23,6 +23,7 @@ from ._redact import (
     SECRET_NAME,
     is_secret_environ_key,
     redact_query,
+    redact_url,
     secret_names,
 )
 from ._response import BodyFilter, Exchange
@@ -75,6 +76,13 @@ _MONTHS = (
 # Apache escapes '"', '\\' and bytes outside printable ASCII as \xhh.
 _UNSAFE = re.compile(r'["\\\x00-\x1f\x7f-\xff]')
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+# A query is kept as sent (its escapes included); only bytes that are not
+# printable ASCII are percent-encoded.
+_QUERY_SAFE = _PATH_SAFE + '%?[]{}|^`\\"<>#'
+
+
+def _quote(text: str, safe: str) -> str:
+    return quote_from_bytes(text.encode("latin-1"), safe=safe)
 
 
 def _escape(value: str) -> str:
@@ -250,16 +258,16 @@ class AccessLog:
             "status": code,
             "bytes": sent,
             "bytes_clf": str(sent) if sent else "-",
-            "referer": _latin1(environ.get("HTTP_REFERER", "-")),
+            "referer": redact_url(
+                _latin1(environ.get("HTTP_REFERER", "-")), self._names
+            ),
             "user_agent": _latin1(environ.get("HTTP_USER_AGENT", "-")),
             "duration_us": micros,
-            "duration_ms": f"{duration * 1000:.3f}",
-            "request_id": _escape(
-                _latin1(
-                    str(
-                        environ.get("wsgimw.request_id")
-                        or environ.get("HTTP_X_REQUEST_ID", "-")
-                    )
+            "duration_ms": round(duration * 1000, 3),
+            "request_id": _latin1(
+                str(
+                    environ.get("wsgimw.request_id")
+                    or environ.get("HTTP_X_REQUEST_ID", "-")
                 )
             ),
         }
@@ -279,11 +287,22 @@ class AccessLog:
     def _path(self, environ: Environ) -> str:
         # PEP 3333 strings hold the request's bytes as latin-1: recover them
         # and percent-encode, so a UTF-8 path logs as sent, never as mojibake.
-        raw = _latin1(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""))
-        path = quote_from_bytes(raw.encode("latin-1"), safe=_PATH_SAFE) or "/"
-        query = _latin1(environ.get("QUERY_STRING", ""))
+        # The request target as the client sent it, when the server passes it
+        # on (gunicorn's RAW_URI, uWSGI's and mod_wsgi's REQUEST_URI), keeps
+        # what decoding PATH_INFO loses, such as %2F.
+        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        if isinstance(raw, str) and raw.startswith("/"):
+            target, _, query = _latin1(raw).partition("?")
+            path = _quote(target, _PATH_SAFE + "%")
+        else:
+            script_and_path = environ.get("SCRIPT_NAME", "") + environ.get(
+                "PATH_INFO", ""
+            )
+            path = _quote(_latin1(script_and_path), _PATH_SAFE)
+            query = _latin1(environ.get("QUERY_STRING", ""))
+        path = path or "/"
         if query:
-            path += "?" + redact_query(query, self._names)
+            path += "?" + _quote(redact_query(query, self._names), _QUERY_SAFE)
         return path
 
     def write(
@@ -296,13 +315,13 @@ class AccessLog:
                 for k, v in fields.items()
                 if k not in ("time", "request_line", "bytes_clf", "ident")
             }
-            record["duration_ms"] = round(duration * 1000, 3)
             line = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
         else:
             # Apache-style escaping: a client cannot forge lines or quotes.
             escaped: dict[str, Any] = {
                 k: _escape(v) if isinstance(v, str) else v for k, v in fields.items()
             }
+            escaped["duration_ms"] = f"{duration * 1000:.3f}"
             escaped["header"] = _Headers(environ, self._names)
             line = self._format.format_map(escaped)
         if self._stream is not None:
@@ -318,8 +337,8 @@ def _checked_format(template: str) -> str:
     for _text, field, _spec, _conversion in string.Formatter().parse(template):
         if field is None:
             continue
-        name = re.split(r"[.\[]", field, maxsplit=1)[0]
-        if name not in allowed or (name == "header") != field.startswith("header["):
+        is_header = re.fullmatch(r"header\[[^\]]+\]", field) is not None
+        if not is_header and field not in allowed - {"header"}:
             raise ValueError(
                 f"unknown access log field {{{field}}}; use one of "
                 f"{', '.join('{' + f + '}' for f in FIELDS if f != 'header')} "
@@ -331,7 +350,7 @@ def _checked_format(template: str) -> str:
 class _Logged(Exchange):
     """One request under an AccessLog: counts bytes, logs at close."""
 
-    __slots__ = ("_access", "_sent", "_start_clock", "_start_time")
+    __slots__ = ("_access", "_failed", "_sent", "_start_clock", "_start_time")
     observes_close = True
 
     def __init__(
@@ -339,6 +358,7 @@ class _Logged(Exchange):
     ) -> None:
         super().__init__(environ, start_response)
         self._access = access
+        self._failed = False
         self._sent = 0
         self._start_time = time.time()
         self._start_clock = time.perf_counter()
@@ -356,8 +376,13 @@ class _Logged(Exchange):
     def finish(self) -> bytes:
         return b""
 
+    def recover(self, error: Exception) -> bytes | None:
+        self._failed = True  # and let it propagate
+        return None
+
     def on_close(self) -> None:
         duration = time.perf_counter() - self._start_clock
-        self._access.write(
-            self.environ, self.status or "500", self._sent, self._start_time, duration
-        )
+        # An error before any body byte: the server answers 500, whatever
+        # status the app had started with.
+        status = "500" if self._failed and not self._sent else self.status or "500"
+        self._access.write(self.environ, status, self._sent, self._start_time, duration)
