@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint typecheck pytest docs bench clean
+.PHONY: demo test tools lint typecheck pytest docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m recipes.demo
 
-test: lint typecheck pytest docs
+test: tools lint typecheck pytest docs
+
+# Real tools the tests run: Debian's htpasswd (apache2-utils) makes the
+# password files the auth tests read. Installed when missing and root.
+tools:
+	@command -v htpasswd >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		apt-get update -qq && apt-get install -y -qq apache2-utils >/dev/null; } || \
+		echo "htpasswd missing: install apache2-utils (the auth tests need it)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
