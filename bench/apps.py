@@ -1,4 +1,6 @@
-"""What is measured: a hello-world app and the layers wrapped around it.
+"""What is measured: a hello-world app and the layers wrapped around it,
+plus the few apps some rows need instead (one that raises, two that read
+the query string), and their peers from Paste and WebOb.
 
 Each layer is its own small function on purpose. CPython specialises
 bytecode per code object; if two rows shared a wrapper's code, interleaving
@@ -8,13 +10,17 @@ them would keep undoing each other's specialisation and blur both figures.
 from __future__ import annotations
 
 import io
+import logging
 import sys
 import wsgiref.util
 from collections.abc import Iterable
 
+from paste.exceptions.errormiddleware import ErrorMiddleware as PasteErrorMiddleware
+from paste.translogger import TransLogger as PasteTransLogger
+from webob import Request as WebObRequest  # type: ignore[import-untyped]
 from werkzeug.wsgi import ClosingIterator as WerkzeugClosingIterator
 
-from wsgimw import Rewrite, compose
+from wsgimw import AccessLog, ErrorHandler, QueryParser, Rewrite, compose
 from wsgimw._response import ClosingIterator, Exchange
 from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
@@ -38,9 +44,10 @@ def hello_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes
 def make_environ() -> Environ:
     """What a server such as gunicorn passes for a browser's ``GET /hello``.
 
-    The same dict serves every request: none of the layers measured writes
-    to it, and copying it per request would only add the same cost to every
-    row and hide the differences.
+    The same dict serves every request of the rows whose layers leave it
+    alone: copying it per request would only add the same cost to every row
+    and hide the differences. Rows whose layers write to it are served a
+    copy of `make_fresh_environ` instead (see below).
     """
     return {
         "REQUEST_METHOD": "GET",
@@ -205,3 +212,158 @@ def composed_three(app: WSGIApp) -> WSGIApp:
 
 def nested_three(app: WSGIApp) -> WSGIApp:
     return layer_one(layer_two(layer_three(app)))
+
+
+# -- fresh environs ----------------------------------------------------------
+#
+# Some layers write into the environ: QueryParser puts "wsgimw.query" there,
+# WebOb caches its parsed query there, and Paste's ErrorMiddleware sets
+# "paste.throw_errors" (after which it would step aside on every later
+# request). Rows with such layers are served a copy of a template environ
+# per request; a bare-app row served the same way measures the copy, and
+# their extra ns is taken over that row instead of the plain bare app.
+
+
+class NullStream(io.StringIO):
+    """A throwaway ``wsgi.errors``: accepts text and keeps none of it, so
+    nothing reaches stderr and nothing piles up in memory while timing."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+QUERY = "q=hello+world&page=2&sort=asc&tag=a&tag=b"
+TAGS = ["a", "b"]
+
+
+def make_fresh_environ(query: str = "") -> Environ:
+    """The template environ for rows served a copy per request."""
+    environ = make_environ()
+    environ["QUERY_STRING"] = query
+    environ["wsgi.errors"] = NullStream()
+    return environ
+
+
+# -- loggers -----------------------------------------------------------------
+
+
+class FormatAndDiscard(logging.Handler):
+    """Builds every line (message, and traceback text when there is one)
+    and drops it: logging's cost without any I/O. Keeps the last line so a
+    check can see what was built."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.last = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.last = self.format(record)
+
+
+def formatting_logger(name: str) -> tuple[logging.Logger, FormatAndDiscard]:
+    """A logger enabled at INFO whose records are formatted, then dropped."""
+    logger = logging.getLogger(name)
+    handler = FormatAndDiscard()
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.disabled = False
+    return logger, handler
+
+
+def silent_logger(name: str) -> logging.Logger:
+    """Logging OFF: a NullHandler, no propagation, and disabled, so
+    ``logger.error(...)`` returns before a record is even made."""
+    logger = logging.getLogger(name)
+    logger.handlers[:] = [logging.NullHandler()]
+    logger.propagate = False
+    logger.disabled = True
+    return logger
+
+
+# -- ErrorHandler vs Paste's ErrorMiddleware ---------------------------------
+
+ERROR_MESSAGE = "bench: the app failed"
+
+
+def raising_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """Fails before start_response: the error handler answers a 500."""
+    raise ValueError(ERROR_MESSAGE)
+
+
+ERRORS_LOG, ERRORS_LOG_HANDLER = formatting_logger("bench.errors.logged")
+
+
+def errors_quiet(app: WSGIApp) -> WSGIApp:
+    return ErrorHandler(logger=silent_logger("bench.errors.quiet"))(app)
+
+
+def errors_logged(app: WSGIApp) -> WSGIApp:
+    return ErrorHandler(logger=ERRORS_LOG)(app)
+
+
+def paste_errors(app: WSGIApp) -> WSGIApp:
+    # debug=False: the generic page. With no error_log and no e-mail, Paste
+    # writes a one-line summary and a full text report of the traceback to
+    # wsgi.errors (a NullStream here); it has no switch to skip that work.
+    middleware: WSGIApp = PasteErrorMiddleware(
+        app, debug=False, show_exceptions_in_wsgi_errors=False
+    )
+    return middleware
+
+
+# -- QueryParser vs WebOb ----------------------------------------------------
+
+
+def query_reading_app(
+    environ: Environ, start_response: StartResponse
+) -> Iterable[bytes]:
+    """hello_app (written out: no extra call) reading the query through
+    QueryParser's mapping first."""
+    if environ["wsgimw.query"].getall("tag") != TAGS:
+        raise RuntimeError("QueryParser read the wrong tags")
+    start_response(
+        STATUS,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", _CONTENT_LENGTH),
+        ],
+    )
+    return [BODY]
+
+
+def webob_reading_app(
+    environ: Environ, start_response: StartResponse
+) -> Iterable[bytes]:
+    """hello_app (written out: no extra call) reading the query as a WebOb
+    app does first."""
+    if WebObRequest(environ).GET.getall("tag") != TAGS:
+        raise RuntimeError("WebOb read the wrong tags")
+    start_response(
+        STATUS,
+        [
+            ("Content-Type", "text/plain; charset=utf-8"),
+            ("Content-Length", _CONTENT_LENGTH),
+        ],
+    )
+    return [BODY]
+
+
+def query_parser(app: WSGIApp) -> WSGIApp:
+    return QueryParser()(app)
+
+
+# -- AccessLog vs Paste's TransLogger ----------------------------------------
+
+ACCESS_LOG, ACCESS_LOG_HANDLER = formatting_logger("bench.access.wsgimw")
+TRANS_LOG, TRANS_LOG_HANDLER = formatting_logger("bench.access.paste")
+
+
+def access_log(app: WSGIApp) -> WSGIApp:
+    return AccessLog(format="combined", logger=ACCESS_LOG)(app)
+
+
+def trans_logger(app: WSGIApp) -> WSGIApp:
+    # Given a logger, TransLogger neither adds a handler nor sets a level.
+    middleware: WSGIApp = PasteTransLogger(app, logger=TRANS_LOG)
+    return middleware

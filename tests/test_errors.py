@@ -428,3 +428,28 @@ def test_any_exception_and_accept_header_gives_a_clean_500(
     assert result.status == "500 Internal Server Error"
     assert marker.encode("utf-8", "surrogatepass") not in result.body
     assert result.header("Content-Length") == str(len(result.body))
+
+
+def test_a_list_body_passes_through_untouched() -> None:
+    app = ScriptedApp(style="list")
+    iterable = ErrorHandler()(app)(
+        {"REQUEST_METHOD": "GET"}, lambda status, headers, exc_info=None: lambda d: None
+    )
+    assert iterable is app.last_iterable
+
+
+def test_write_then_raise_is_an_error_after_the_body(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Nothing watches write(): the server's start_response(exc_info) raises
+    # because headers went out, and that tells the handler it is too late.
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"partial")
+        raise ValueError("after write()")
+
+    result = call_app(ErrorHandler()(app), catch=True)
+    assert isinstance(result.error, ValueError)
+    assert result.body == b"partial"
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "after the response began" in record.getMessage()

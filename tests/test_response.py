@@ -468,3 +468,152 @@ def test_buffer_overflow_from_write_calls_sends_everything_unchanged() -> None:
     assert len(sent) == 1
     assert header_value(sent[0], "Content-Length") is None
     assert len(overflowed) == 1
+
+
+# -- guard -----------------------------------------------------------------------
+
+
+class Declining:
+    """A Recovery that records errors and lets them all propagate."""
+
+    def __init__(self, handle_close: bool = False) -> None:
+        self.errors: list[Exception] = []
+        self.handle_close = handle_close
+
+    def recover(
+        self, environ: Environ, start_response: StartResponse, error: Exception
+    ) -> bytes | None:
+        self.errors.append(error)
+        return None
+
+    def on_close_error(self, environ: Environ, error: Exception) -> bool:
+        self.errors.append(error)
+        return self.handle_close
+
+
+def guarded(app: WSGIApp, recovery: Declining) -> WSGIApp:
+    from wsgimw._response import guard
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return guard(app, environ, start_response, recovery)
+
+    return wrapped
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_guard_declining(fault: Fault) -> None:
+    check_fault(lambda app: guarded(app, Declining()), fault)
+
+
+def test_guard_passes_lists_and_the_servers_start_response() -> None:
+    app = ScriptedApp(style="list")
+    calls: list[str] = []
+
+    def start_response(status: str, headers: Headers, exc_info: object = None) -> Write:
+        calls.append(status)
+        return lambda data: None
+
+    iterable = guarded(app, Declining())(make_environ(), start_response)
+    assert iterable is app.last_iterable
+    assert calls == ["200 OK"]
+
+
+def test_guarded_body_close_is_once_and_next_after_close_ends() -> None:
+    app = ScriptedApp(fail="close")
+    recovery = Declining(handle_close=True)
+    body = guarded(app, recovery)(make_environ(), lambda s, h, e=None: lambda d: None)
+    body.close()  # type: ignore[attr-defined]
+    body.close()  # type: ignore[attr-defined]
+    assert app.closes == 1
+    assert len(recovery.errors) == 1
+    assert list(body) == []
+
+
+def test_guarded_close_error_not_handled_is_raised() -> None:
+    app = ScriptedApp(fail="close")
+    recovery = Declining()
+    body = guarded(app, recovery)(make_environ(), lambda s, h, e=None: lambda d: None)
+    with pytest.raises(RuntimeError, match="close"):
+        body.close()  # type: ignore[attr-defined]
+    assert recovery.errors
+
+
+# -- edges -----------------------------------------------------------------------
+
+
+def test_a_plain_exchange_passes_everything_through() -> None:
+    app = ScriptedApp()
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return Exchange(environ, start_response).respond(app)
+
+    result = call_app(wrapped)
+    assert result.body == b"Hello, world!"
+    assert result.header("X-Seen") is None
+
+
+def test_a_failing_callback_alone_is_raised() -> None:
+    def broken() -> None:
+        raise OSError("callback failed")
+
+    closing = ClosingIterator([b"x"], broken)
+    with pytest.raises(OSError, match="callback failed"):
+        closing.close()
+
+
+def test_rewrite_start_response_forwards_exc_info() -> None:
+    from wsgimw._response import rewrite_start_response
+
+    received: list[object] = []
+
+    def server(status: str, headers: Headers, exc_info: object = None) -> Write:
+        received.append(exc_info)
+        return lambda data: None
+
+    start = rewrite_start_response(server, lambda s, h: (s, [*h, ("X", "1")]))
+    start("200 OK", [])
+    try:
+        raise ValueError("x")
+    except ValueError:
+        import sys
+
+        start("500 Error", [], sys.exc_info())
+    assert received[0] is None
+    assert isinstance(received[1], tuple)
+
+
+def test_buffer_edges() -> None:
+    buffer = Buffer(bytes.upper, 4)
+    assert buffer.feed(b"") == b""
+    assert not buffer.overflowed
+    buffer.feed(b"abcdef")
+    exchange = Exchange(make_environ(), lambda s, h, e=None: lambda d: None)
+    exchange.status, exchange.headers = "200 OK", [("Content-Length", "6")]
+    assert buffer.overflow(exchange) == ("200 OK", [])  # no on_overflow given
+
+
+def test_writes_after_an_overflow_go_straight_out() -> None:
+    written: list[bytes] = []
+
+    def legacy(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"x" * 200)  # over max_size: released
+        write(b"")  # nothing to send
+        write(b"tail")
+        return []
+
+    app, _ = buffering(legacy, max_size=100)
+    body = app(make_environ(), lambda s, h, e=None: written.append)
+    assert list(body) == []  # released: the app's own (empty) list
+    close_iterable(body)
+    assert written == [b"x" * 200, b"tail"]
+
+
+def test_body_close_twice_closes_once() -> None:
+    inner = ScriptedApp(style="lazy")
+    app, _ = wrap(inner, Upper)
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert isinstance(body, Body)
+    body.close()
+    body.close()
+    assert inner.closes == 1

@@ -34,7 +34,9 @@ __all__ = [
     "Buffer",
     "ClosingIterator",
     "Exchange",
+    "Recovery",
     "close_iterable",
+    "guard",
     "has_body",
     "header_value",
     "plain_response",
@@ -166,6 +168,91 @@ def _close_then(iterable: object, callback: Callable[[], object] | None) -> None
         raise error
 
 
+class Recovery(Protocol):
+    """What `guard` asks when the app raises. One object serves every
+    request: everything about the request comes in the arguments."""
+
+    def recover(
+        self, environ: Environ, start_response: StartResponse, error: Exception
+    ) -> bytes | None:
+        """Answer ``error``: send a replacement with ``start_response(...,
+        exc_info)`` and return its body, or return None to let it propagate.
+        Per PEP 3333 that call raises if the headers are already out."""
+
+    def on_close_error(self, environ: Environ, error: Exception) -> bool:
+        """The app iterable's close() raised; True if handled, not re-raised."""
+
+
+def guard(
+    app: WSGIApp, environ: Environ, start_response: StartResponse, recovery: Recovery
+) -> Iterable[bytes]:
+    """Call ``app`` with the server's own ``start_response``; hand what it
+    raises to ``recovery``. For middleware that change nothing in a response
+    but answer its errors: nothing is intercepted, and a list or tuple body
+    (which cannot raise and has no close()) is returned untouched."""
+    try:
+        iterable = app(environ, start_response)
+    except Exception as error:
+        body = recovery.recover(environ, start_response, error)
+        if body is None:
+            raise
+        return [body]
+    if type(iterable) in (list, tuple):
+        return iterable
+    return _Guarded(iterable, environ, start_response, recovery)
+
+
+class _Guarded:
+    """The body under `guard`: errors in next() and close() go to the
+    recovery; the app's iterable is closed exactly once."""
+
+    __slots__ = ("_environ", "_iterable", "_iterator", "_recovery", "_start_response")
+
+    def __init__(
+        self,
+        iterable: Iterable[bytes],
+        environ: Environ,
+        start_response: StartResponse,
+        recovery: Recovery,
+    ) -> None:
+        self._iterable: Iterable[bytes] | None = iterable
+        self._iterator: Iterator[bytes] | None = None
+        self._environ = environ
+        self._start_response = start_response
+        self._recovery = recovery
+
+    def __iter__(self) -> _Guarded:
+        return self
+
+    def __next__(self) -> bytes:
+        iterator = self._iterator
+        try:
+            if iterator is None:
+                if self._iterable is None:  # closed
+                    raise StopIteration
+                iterator = self._iterator = iter(self._iterable)
+            return next(iterator)
+        except StopIteration:
+            raise
+        except Exception as error:
+            body = self._recovery.recover(self._environ, self._start_response, error)
+            if body is None:
+                raise
+            self._iterator = iter((body,))  # the replacement, then the end
+            return next(self._iterator)
+
+    def close(self) -> None:
+        iterable = self._iterable
+        if iterable is None:  # closed already
+            return
+        self._iterable = None
+        try:
+            close_iterable(iterable)
+        except Exception as error:
+            if not self._recovery.on_close_error(self._environ, error):
+                raise
+
+
 class ClosingIterator:
     """Hands the server the app iterable's own iterator; adds work at close().
 
@@ -249,17 +336,10 @@ class Exchange:
         """Runs once when the response is over: closed by the server, or the
         app raised before returning an iterable."""
 
-    def recover(self, error: Exception) -> bytes | None:
-        """The app raised ``error`` (calling it, or in ``iter()``/``next()``).
-
-        Return None to let it propagate (the default), or send a replacement
-        with `replace_response` and return its body to end the response.
-        """
-        return None
-
-    def on_close_error(self, error: Exception) -> bool:
-        """A cleanup at ``close()`` raised; return True if handled (not re-raised)."""
-        return False
+    def on_error(self, error: Exception) -> None:
+        """The app raised ``error`` (calling it, or in ``iter()``/``next()``);
+        it propagates once this returns. For observers: `on_close` follows.
+        (Middleware that answer errors use `guard` instead.)"""
 
     #: Set True in a subclass whose `on_start` wants to see the iterable the
     #: app returned (``self.iterable``), e.g. to leave ``wsgi.file_wrapper``
@@ -267,8 +347,8 @@ class Exchange:
     #: or first calls write(); ``self.iterable`` is None in the latter case.
     decides_late = False
 
-    #: Set True in a subclass that needs `on_close`, `recover` or
-    #: `on_close_error` even when it filters nothing; otherwise an untouched
+    #: Set True in a subclass that needs `on_close` and `on_error` for every
+    #: response, even one it filters nothing in; otherwise an untouched
     #: response is passed through as is.
     observes_close = False
 
@@ -282,11 +362,9 @@ class Exchange:
         try:
             iterable = app(self.environ, self.start_response)
         except Exception as error:
-            body = self.recover(error)
-            if body is None:
-                self.on_close()
-                raise
-            return ClosingIterator([body], self.on_close)
+            self.on_error(error)
+            self.on_close()
+            raise
         if late:
             self._waiting = False
             self.iterable = iterable
@@ -314,32 +392,24 @@ class Exchange:
             # An exc_info re-call: what was held belongs to the old response.
             assert isinstance(self.filter, Buffer)
             self.filter.discard()
+            self.holding_headers = False
         status, headers, body_filter = self.on_start(status, headers)
+        self.status = status
+        self.headers = headers
         if body_filter is not None and not has_body(self.environ, status):
             body_filter = None  # DESIGN §4.8: nothing to filter, nothing to add
-        self.status, self.headers = status, headers
         self.filter = body_filter
+        if body_filter is None:  # the common case, kept short
+            if exc_info is None:
+                return self._server_start_response(status, headers)
+            return self._server_start_response(status, headers, exc_info)
         if isinstance(body_filter, Buffer):
             # Headers wait for the whole body; so does anything written.
             self.holding_headers = True
             self._held_exc_info = exc_info
             return self._buffered_write
-        self.holding_headers = False
-        write = self._send_headers(status, headers, exc_info)
-        if body_filter is None:
-            return write
-        self._server_write = write
-        return self._filtered_write
-
-    def replace_response(
-        self, status: str, headers: Headers, exc_info: ExcInfo
-    ) -> None:
-        """From `recover`: send new headers with ``exc_info`` (the server
-        raises if it already sent headers) and stop filtering."""
-        self.status, self.headers, self.filter = status, headers, None
-        self.holding_headers = False
-        self._held_exc_info = None
         self._server_write = self._send_headers(status, headers, exc_info)
+        return self._filtered_write
 
     def release_headers(self, status: str, headers: Headers) -> None:
         """Send headers held back by a `Buffer` and stop filtering."""
@@ -414,13 +484,8 @@ class Body:
             # A sentinel instead of catching StopIteration: cheaper per chunk.
             chunk = next(iterator, None)
         except Exception as error:
-            replacement = exchange.recover(error)
-            if replacement is None:
-                raise
-            # The app's body is over (it is still closed in close()).
-            self._iterator = iter(())
-            self._finished = True
-            return replacement
+            exchange.on_error(error)
+            raise
         body_filter = exchange.filter
         if chunk is None:
             return self._end(iterator, body_filter)
@@ -472,11 +537,7 @@ class Body:
         if self._closed:
             return
         self._closed = True
-        try:
-            _close_then(self._iterable, self._exchange.on_close)
-        except Exception as error:
-            if not self._exchange.on_close_error(error):
-                raise
+        _close_then(self._iterable, self._exchange.on_close)
 
 
 class Buffer:

@@ -15,6 +15,7 @@ import string
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import IO, Any
 from urllib.parse import quote_from_bytes
 
@@ -59,6 +60,7 @@ FIELDS = {
     "header": "a request header by name: {header[Accept-Language]}",
 }
 
+_NUMBERS = frozenset({"status", "bytes", "duration_us", "duration_ms", "header"})
 _MONTHS = (
     "Jan",
     "Feb",
@@ -86,6 +88,13 @@ def _quote(text: str, safe: str) -> str:
 
 
 def _escape(value: str) -> str:
+    if (
+        value.isascii()
+        and value.isprintable()
+        and '"' not in value
+        and "\\" not in value
+    ):
+        return value  # the common case: nothing to escape
     return _UNSAFE.sub(_escape_char, value)
 
 
@@ -111,21 +120,27 @@ def _offset(seconds: int) -> str:
 
 def apache_time(when: float) -> str:
     """``when`` as Apache's %t shows it, in the local zone with its offset."""
-    t = time.localtime(when)
-    return (
-        f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {_offset(t.tm_gmtoff)}"
-    )
+    return _local_second(int(when), time.timezone, time.altzone)[0]
 
 
 def iso_time(when: float) -> str:
-    t = time.localtime(when)
+    """``when`` in ISO 8601 with milliseconds and the local offset."""
+    _, prefix, offset = _local_second(int(when), time.timezone, time.altzone)
+    return f"{prefix}.{int(when * 1000) % 1000:03d}{offset}"
+
+
+@lru_cache(maxsize=4)
+def _local_second(second: int, timezone: int, altzone: int) -> tuple[str, str, str]:
+    # Requests come many to a second: format each second once. The zone is
+    # part of the key, so a time.tzset() never serves a stale offset.
+    t = time.localtime(second)
     offset = _offset(t.tm_gmtoff)
-    millis = int(when * 1000) % 1000
-    return (
-        time.strftime("%Y-%m-%dT%H:%M:%S", t)
-        + f".{millis:03d}{offset[:3]}:{offset[3:]}"
+    apache = (
+        f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} {offset}"
     )
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S", t)
+    return apache, iso, f"{offset[:3]}:{offset[3:]}"
 
 
 class _Headers(Mapping[str, str]):
@@ -179,6 +194,7 @@ class AccessLog:
         "_logger",
         "_names",
         "_stream",
+        "_text_fields",
         "_trusted",
     )
 
@@ -205,6 +221,12 @@ class AccessLog:
             raise TypeError(f"redact takes a list of names, e.g. [{redact!r}]")
         self._json = format == "json"
         self._format = "" if self._json else _checked_format(_NAMED.get(format, format))
+        # The text fields the format shows: only those need escaping.
+        self._text_fields = tuple(
+            name
+            for _, name, _, _ in string.Formatter().parse(self._format)
+            if name in FIELDS and name not in _NUMBERS
+        )
         self._logger = logger or logging.getLogger("wsgimw.accesslog")
         self._stream = stream
         self._lock = threading.Lock()
@@ -318,9 +340,9 @@ class AccessLog:
             line = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
         else:
             # Apache-style escaping: a client cannot forge lines or quotes.
-            escaped: dict[str, Any] = {
-                k: _escape(v) if isinstance(v, str) else v for k, v in fields.items()
-            }
+            escaped: dict[str, Any] = dict(fields)
+            for name in self._text_fields:
+                escaped[name] = _escape(fields[name])
             escaped["duration_ms"] = f"{duration * 1000:.3f}"
             escaped["header"] = _Headers(environ, self._names)
             line = self._format.format_map(escaped)
@@ -376,9 +398,8 @@ class _Logged(Exchange):
     def finish(self) -> bytes:
         return b""
 
-    def recover(self, error: Exception) -> bytes | None:
-        self._failed = True  # and let it propagate
-        return None
+    def on_error(self, error: Exception) -> None:
+        self._failed = True
 
     def on_close(self) -> None:
         duration = time.perf_counter() - self._start_clock

@@ -25,7 +25,7 @@ from http import HTTPStatus
 from typing import Any, cast
 
 from ._redact import show_environ_value
-from ._response import BodyFilter, Exchange
+from ._response import guard
 from ._webob import AcceptValidHeader, HTTPException, create_accept_header
 from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
 
@@ -126,9 +126,34 @@ class ErrorHandler:
         def error_handled_app(
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
-            return _Guard(environ, start_response, self).respond(app)
+            return guard(app, environ, start_response, self)
 
         return error_handled_app
+
+    # -- the Recovery the core's guard() asks --------------------------------------
+
+    def recover(
+        self, environ: Environ, start_response: StartResponse, error: Exception
+    ) -> bytes | None:
+        """Answer ``error`` with an error page, unless it is too late.
+
+        Nothing watches the body go by: PEP 3333 makes ``start_response(...,
+        exc_info)`` raise once the headers are out, so offering the page is
+        itself the test of whether it is too late for one.
+        """
+        status, headers, body = self.page(environ, self.status_for(error), error)
+        try:
+            start_response(status, headers, _exc_info(error))
+        except Exception:  # the server had sent the headers: it re-raised
+            self.report(environ, error, phase="after-body")
+            return None  # the original error goes on to the server
+        self.report(environ, error, phase="before-body")
+        return body
+
+    def on_close_error(self, environ: Environ, error: Exception) -> bool:
+        """Log an error from the app iterable's close(); the response stands."""
+        self.report(environ, error, phase="close")
+        return True
 
     def __repr__(self) -> str:
         parts = []
@@ -150,7 +175,7 @@ class ErrorHandler:
     def report(self, environ: Environ, error: Exception, *, phase: str) -> int:
         """Log ``error`` once per request and call the hook; return the
         status to answer. ``phase`` is "before-body", "after-body" or "close"."""
-        code = self._status_for(error)
+        code = self.status_for(error)
         reported = environ.setdefault(_REPORTED, [])
         if any(seen is error for seen in reported):
             return code
@@ -184,7 +209,8 @@ class ErrorHandler:
                 self._logger.exception("the on_error hook failed")
         return code
 
-    def _status_for(self, error: Exception) -> int:
+    def status_for(self, error: Exception) -> int:
+        """The status an error is answered with."""
         if self._http_exceptions and isinstance(error, HTTPException):
             return int(error.code)
         for cls, code in self._statuses:
@@ -271,48 +297,6 @@ class ErrorHandler:
             problem["traceback"] = details["traceback"].splitlines()
             problem["environ"] = details["environ"]
         return json.dumps(problem)
-
-
-class _Guard(Exchange):
-    """One response under an ErrorHandler: watches whether body bytes left."""
-
-    __slots__ = ("_handler", "_sent")
-    observes_close = True
-
-    def __init__(
-        self, environ: Environ, start_response: StartResponse, handler: ErrorHandler
-    ) -> None:
-        super().__init__(environ, start_response)
-        self._handler = handler
-        self._sent = False
-
-    def on_start(
-        self, status: str, headers: Headers
-    ) -> tuple[str, Headers, BodyFilter | None]:
-        return status, headers, self
-
-    # A pass-through filter, so write() and yielded chunks both mark "sent".
-    def feed(self, chunk: bytes) -> bytes:
-        if chunk:
-            self._sent = True
-        return chunk
-
-    def finish(self) -> bytes:
-        return b""
-
-    def recover(self, error: Exception) -> bytes | None:
-        handler = self._handler
-        phase = "after-body" if self._sent else "before-body"
-        code = handler.report(self.environ, error, phase=phase)
-        if self._sent:
-            return None
-        status, headers, body = handler.page(self.environ, code, error)
-        self.replace_response(status, headers, _exc_info(error))
-        return body
-
-    def on_close_error(self, error: Exception) -> bool:
-        self._handler.report(self.environ, error, phase="close")
-        return True
 
 
 def _exc_info(error: BaseException) -> ExcInfo:

@@ -342,7 +342,7 @@ class QueryParser:
             raise TypeError(f"QueryParser wraps a WSGI app (a callable), got {app!r}")
         max_length = self._max_length
         max_fields = self._max_fields
-        pending = (self._charset, self._errors)
+        charset, errors = self._charset, self._errors
         check_first = self._errors == "strict"
         key = ENVIRON_KEY
         new = object.__new__
@@ -358,7 +358,9 @@ class QueryParser:
                 return app(environ, start_response)
             if len(query) > max_length:
                 return _too_long(environ, start_response, len(query), max_length)
-            if query.count("&") >= max_fields:
+            # A query shorter than max_fields cannot hold too many fields:
+            # skip the count, the costliest step for the common short query.
+            if len(query) >= max_fields and query.count("&") >= max_fields:
                 fields = _count_fields(query)
                 if fields > max_fields:
                     return _too_many(environ, start_response, fields, max_fields)
@@ -369,11 +371,11 @@ class QueryParser:
                 # Only escapes and non-ASCII bytes can be invalid: decode now,
                 # so that a bad query gets its 400 whether or not it is read.
                 try:
-                    mapping._items = parse_query(query, *pending)
+                    mapping._items = parse_query(query, charset, errors)
                 except BadQuery as exc:
                     return _bad_query(environ, start_response, exc)
             else:
-                mapping._pending = (query, *pending)
+                mapping._pending = (query, charset, errors)
             environ[key] = mapping
             return app(environ, start_response)
 
