@@ -83,7 +83,12 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + '%?[]{}|^`\\"<>#'
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*\Z")
+
+
 def _quote(text: str, safe: str) -> str:
+    if _PLAIN_PATH.match(text):
+        return text  # nothing to encode: the common case
     return quote_from_bytes(text.encode("latin-1"), safe=safe)
 
 
@@ -105,6 +110,8 @@ def _escape_char(match: re.Match[str]) -> str:
 
 def _latin1(value: str) -> str:
     """Text that is not latin-1 (never from a server) as its UTF-8 bytes."""
+    if value.isascii():
+        return value  # the common case
     try:
         value.encode("latin-1")
     except UnicodeEncodeError:
