@@ -617,3 +617,177 @@ def test_body_close_twice_closes_once() -> None:
     body.close()
     body.close()
     assert inner.closes == 1
+
+
+# -- found in review: each test fails on the code before its fix -----------------
+
+
+class LateUpper(Recording):
+    """A late decider that upper-cases text/plain and leaves the rest."""
+
+    __slots__ = ()
+    decides_late = True
+
+    def on_start(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None]:
+        if header_value(headers, "Content-Type") == "text/plain":
+            return status, [*headers, ("X-Upper", "1")], Upper()
+        return status, headers, None
+
+
+def late(app: WSGIApp) -> WSGIApp:
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return LateUpper(environ, start_response).respond(app)
+
+    return wrapped
+
+
+def test_a_passed_through_response_is_never_given_filter_headers() -> None:
+    # The app's own iterable went to the server; an exc_info re-call then
+    # names a type the exchange would filter. It must not claim a filter.
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        return _RecallOnFirstNext(start_response)
+
+    result = call_app(late(app))
+    assert result.status == "500 Internal Server Error"
+    assert result.header("X-Upper") is None
+    assert result.body == b"plain error page"
+
+
+class _RecallOnFirstNext:
+    def __init__(self, start_response: StartResponse) -> None:
+        self.start_response = start_response
+        self.done = False
+
+    def __iter__(self) -> _RecallOnFirstNext:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.done:
+            raise StopIteration
+        self.done = True
+        try:
+            raise RuntimeError("render failed")
+        except RuntimeError:
+            import sys
+
+            self.start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain")],
+                sys.exc_info(),
+            )
+        return b"plain error page"
+
+
+def test_a_late_decision_the_server_refuses_still_closes_the_iterable() -> None:
+    inner = ScriptedApp()
+
+    def refusing(status: str, headers: Headers, exc_info: object = None) -> Write:
+        raise ValueError("invalid header")
+
+    with pytest.raises(ValueError, match="invalid header"):
+        late(inner)(make_environ(), refusing)
+    assert inner.closes == 1
+
+
+def test_write_after_returning_reaches_the_server_through_a_late_decider() -> None:
+    written: list[bytes] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"a"
+        write(b"b")  # PEP 3333 servers accept this; the write must still work
+        yield b"c"
+
+    body = late(app)(make_environ(), lambda s, h, e=None: written.append)
+    chunks = list(body)
+    close_iterable(body)
+    assert chunks == [b"A", b"C"]
+    assert written == [b"B"]
+
+
+def test_a_write_kept_across_an_exc_info_recall_still_works() -> None:
+    import sys
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "image/png")],
+                sys.exc_info(),
+            )
+        write(b"raw")  # the callable from the first call
+        return []
+
+    for wrapped, body in ((late(app), b"raw"), (buffering(app)[0], b"war")):
+        result = call_app(wrapped)
+        assert result.status == "500 Internal Server Error"
+        assert result.body == body  # the late one leaves png alone
+
+
+def test_an_observer_that_fails_never_hides_the_apps_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Broken(ObservingRecording):
+        __slots__ = ()
+
+        def on_error(self, error: Exception) -> None:
+            raise KeyError("observer bug")
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return Broken(environ, start_response).respond(app)
+
+    for app in (ScriptedApp(fail="call"), ScriptedApp(fail="chunk", at=1)):  # noqa: B007
+        result = call_app(wrapped, catch=True)
+        assert isinstance(result.error, RuntimeError)  # the app's, not the hook's
+    assert "observer bug" in caplog.text
+
+
+def test_a_none_chunk_is_not_the_end_of_the_body() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"one ", None, b"two"]  # type: ignore[list-item]
+
+    result = call_app(late(app), catch=True)
+    assert result.error is not None  # the bad chunk surfaces; nothing is cut silently
+
+
+def test_finished_exchanges_are_freed_without_the_cycle_collector() -> None:
+    import gc
+    import sys
+    import weakref
+
+    refs: list[weakref.ref[Exchange]] = []
+
+    class Tracked(LateUpper):
+        __slots__ = ("__weakref__",)
+
+    def writes(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])(b"written")
+        return []
+
+    def restarts(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise RuntimeError("replaced")
+        except RuntimeError:
+            start_response("500 Oops", [("Content-Type", "text/plain")], sys.exc_info())
+        return [b"page"]
+
+    def track(exchange: Exchange, app: WSGIApp) -> Iterable[bytes]:
+        refs.append(weakref.ref(exchange))
+        return exchange.respond(app)
+
+    gc.disable()
+    try:
+        for _ in range(3):
+            call_app(lambda e, sr: track(Tracked(e, sr), writes))
+            call_app(lambda e, sr: track(Tracked(e, sr), restarts), read=0)
+        assert [ref() for ref in refs] == [None] * 6
+    finally:
+        gc.enable()

@@ -22,11 +22,18 @@ iterable, so ``wsgi.file_wrapper`` (sendfile) and ``len()`` survive.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from itertools import chain
-from typing import Protocol
+from typing import Any, Protocol
 
 from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
+
+logger = logging.getLogger("wsgimw.response")
+
+#: The end of an app's iterable: private, so no chunk the app yields (not
+#: even a wrong one such as None) can pass for it.
+_END: Any = object()
 
 __all__ = [
     "Body",
@@ -297,7 +304,7 @@ class Exchange:
     __slots__ = (
         "_held_exc_info",
         "_late_start",
-        "_late_write_to",
+        "_passed",
         "_server_start_response",
         "_server_write",
         "_waiting",
@@ -308,10 +315,10 @@ class Exchange:
         "iterable",
         "status",
     )
-    # Set in respond() for exchanges that decide late.
+    # Set where first needed: respond() for late deciders, the filter paths.
     _late_start: tuple[str, Headers, ExcInfo | None] | None
-    _late_write_to: Write
-    _waiting: bool
+    _held_exc_info: ExcInfo | None
+    _server_write: Write
     iterable: Iterable[bytes] | None
 
     def __init__(self, environ: Environ, start_response: StartResponse) -> None:
@@ -322,6 +329,10 @@ class Exchange:
         self.holding_headers = False
         self.status = ""
         self.headers: Headers
+        # The server holds the app's own iterable: nothing can filter it now.
+        self._passed = False
+        # A late decider waits for the app to return before deciding.
+        self._waiting = False
 
     # -- hooks for subclasses -------------------------------------------------
 
@@ -362,19 +373,40 @@ class Exchange:
         try:
             iterable = app(self.environ, self.start_response)
         except Exception as error:
-            self.on_error(error)
-            self.on_close()
+            self._abandon(error, None)
             raise
         if late:
             self._waiting = False
             self.iterable = iterable
-            if self._late_start is not None:
-                status, headers, exc_info = self._late_start
+            held = self._late_start
+            if held is not None:
                 self._late_start = None
-                self.start_response(status, headers, exc_info)
+                try:
+                    self.start_response(*held)
+                except Exception as error:  # on_start or the server refused
+                    self._abandon(error, iterable)
+                    raise
+                finally:
+                    # The app's frame (in exc_info's traceback) links back to
+                    # this one: drop exc_info here, or the two keep each other.
+                    held = None
         if self.status and self.filter is None and not self.observes_close:
+            self._passed = True
             return iterable
         return Body(iterable, self)
+
+    def _abandon(self, error: Exception, iterable: Iterable[bytes] | None) -> None:
+        """The response failed with ``error``: close what the app returned
+        and run the observers, each even if another fails, and never let
+        their failure hide the app's error, which the caller re-raises."""
+        try:
+            run_all(
+                lambda: close_iterable(iterable),
+                lambda: self.on_error(error),
+                self.on_close,
+            )
+        except Exception:
+            logger.exception("a cleanup failed after the app raised %r", error)
 
     @property
     def started(self) -> bool:
@@ -385,9 +417,15 @@ class Exchange:
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> Write:
         """The ``start_response`` given to the app."""
-        if self.decides_late and self._waiting:
+        if self._waiting:  # a late decider: the app has not returned yet
             self._late_start = (status, headers, exc_info)
-            return self._late_write
+            return self._write
+        if self._passed:
+            # An exc_info re-call after the server got the app's own
+            # iterable: no filter can reach that body, so change nothing.
+            self.status, self.headers = status, headers
+            self._server_write = self._send_headers(status, headers, exc_info)
+            return self._server_write
         if self.holding_headers:
             # An exc_info re-call: what was held belongs to the old response.
             assert isinstance(self.filter, Buffer)
@@ -399,17 +437,16 @@ class Exchange:
         if body_filter is not None and not has_body(self.environ, status):
             body_filter = None  # DESIGN §4.8: nothing to filter, nothing to add
         self.filter = body_filter
-        if body_filter is None:  # the common case, kept short
-            if exc_info is None:
-                return self._server_start_response(status, headers)
-            return self._server_start_response(status, headers, exc_info)
         if isinstance(body_filter, Buffer):
             # Headers wait for the whole body; so does anything written.
             self.holding_headers = True
             self._held_exc_info = exc_info
-            return self._buffered_write
-        self._server_write = self._send_headers(status, headers, exc_info)
-        return self._filtered_write
+            return self._write
+        if exc_info is None:  # the common case, kept short
+            self._server_write = self._server_start_response(status, headers)
+        else:
+            self._server_write = self._server_start_response(status, headers, exc_info)
+        return self._write
 
     def release_headers(self, status: str, headers: Headers) -> None:
         """Send headers held back by a `Buffer` and stop filtering."""
@@ -425,32 +462,32 @@ class Exchange:
             return self._server_start_response(status, headers)
         return self._server_start_response(status, headers, exc_info)
 
-    def _late_write(self, data: bytes) -> None:
-        # The app writes before returning: decide now, without the iterable.
-        if self._waiting:
+    def _write(self, data: bytes) -> None:
+        # The one write() given to the app: it sends to whatever holds now,
+        # so a callable the app kept from an earlier call never goes stale.
+        if self._waiting:  # the app writes before returning: decide now
             self._waiting = False
-            assert self._late_start is not None  # write() comes from a start
-            status, headers, exc_info = self._late_start
+            held = self._late_start
+            assert held is not None  # write() comes from a start_response
             self._late_start = None
-            self._late_write_to = self.start_response(status, headers, exc_info)
-        self._late_write_to(data)
-
-    def _buffered_write(self, data: bytes) -> None:
-        buffer = self.filter
-        if not isinstance(buffer, Buffer):  # released after an overflow
-            if data:
-                self._server_write(data)
+            self.start_response(*held)
+            held = None  # see respond(): no exc_info kept in a live frame
+        if self.holding_headers:
+            buffer = self.filter
+            assert isinstance(buffer, Buffer)  # holding_headers says so
+            buffer.feed(data)
+            if buffer.overflowed:
+                self.release_headers(*buffer.overflow(self))
+                self._server_write(buffer.held_bytes())
             return
-        buffer.feed(data)
-        if buffer.overflowed:
-            self.release_headers(*buffer.overflow(self))
-            self._server_write(buffer.held_bytes())
-
-    def _filtered_write(self, data: bytes) -> None:
-        assert self.filter is not None  # only handed out with a filter
-        out = self.filter.feed(data)
+        body_filter = self.filter
+        out = data if body_filter is None else body_filter.feed(data)
         if out:
             self._server_write(out)
+
+    def forget(self) -> None:
+        """Drop what could keep a finished request alive in a cycle."""
+        self._late_start = self._held_exc_info = self.iterable = None
 
 
 class Body:
@@ -482,18 +519,23 @@ class Body:
             if exchange.holding_headers:
                 return self._drain_buffer(iterator)
             # A sentinel instead of catching StopIteration: cheaper per chunk.
-            chunk = next(iterator, None)
-        except Exception as error:
-            exchange.on_error(error)
+            chunk = next(iterator, _END)
+            body_filter = exchange.filter
+            if chunk is _END:
+                return self._end(iterator, body_filter)
+            if body_filter is None:
+                return chunk
+            if exchange.holding_headers:  # a lazy app started in that next()
+                return self._drain_buffer(chain((chunk,), iterator))
+            return body_filter.feed(chunk)
+        except StopIteration:
             raise
-        body_filter = exchange.filter
-        if chunk is None:
-            return self._end(iterator, body_filter)
-        if body_filter is None:
-            return chunk
-        if exchange.holding_headers:  # a lazy app started in that next()
-            return self._drain_buffer(chain((chunk,), iterator))
-        return body_filter.feed(chunk)
+        except Exception as error:
+            try:
+                exchange.on_error(error)
+            except Exception:
+                logger.exception("on_error failed after the app raised %r", error)
+            raise
 
     def _end(self, iterator: Iterator[bytes], body_filter: BodyFilter | None) -> bytes:
         if self._exchange.holding_headers:  # a lazy app started with no body
@@ -537,7 +579,10 @@ class Body:
         if self._closed:
             return
         self._closed = True
-        _close_then(self._iterable, self._exchange.on_close)
+        try:
+            _close_then(self._iterable, self._exchange.on_close)
+        finally:
+            self._exchange.forget()
 
 
 class Buffer:
