@@ -193,7 +193,6 @@ def untouched(
             {},
         ),
         ("no content type", ScriptedApp(chunks=[TEXT], content_type=""), {}),
-        ("HEAD", ScriptedApp(chunks=[TEXT]), {"REQUEST_METHOD": "HEAD"}),
         ("204", ScriptedApp(status="204 No Content", chunks=()), {}),
         ("304", ScriptedApp(status="304 Not Modified", chunks=()), {}),
         ("206", ScriptedApp(status="206 Partial Content", chunks=[TEXT]), {}),
@@ -446,6 +445,9 @@ def test_fault_matrix_streaming(fault: Fault) -> None:
         ({"etag": "drop"}, ValueError, "etag must be"),
         ({"content_types": "text/html"}, TypeError, "a list of media types"),
         ({"content_types": ["html"]}, ValueError, "look like 'text/html'"),
+        ({"content_types": ["*/*"]}, ValueError, "no '\\*/\\*'"),
+        ({"content_types": ["text/html; charset=utf-8"]}, ValueError, "no parameters"),
+        ({"content_types": [3]}, ValueError, "look like 'text/html'"),
     ],
 )
 def test_misconfiguration_fails_at_construction(
@@ -534,3 +536,76 @@ def test_breach_padding_misconfiguration(
 ) -> None:
     with pytest.raises(error, match=message):
         Compress(**options)  # type: ignore[arg-type]
+
+
+# -- found in review: HEAD, 304, Vary ----------------------------------------------------------
+
+
+def test_head_gets_the_headers_a_get_would_and_no_body() -> None:
+    app = ScriptedApp(chunks=[TEXT])
+    iterable, headers = untouched(app, environ={"REQUEST_METHOD": "HEAD"})
+    assert iterable is app.last_iterable
+    assert ("Content-Encoding", "gzip") in headers
+    assert ("Vary", "Accept-Encoding") in headers
+    assert all(name != "Content-Length" for name, _ in headers)
+    image = ScriptedApp(chunks=[TEXT], content_type="image/png")
+    _, image_headers = untouched(image, environ={"REQUEST_METHOD": "HEAD"})
+    assert all(name != "Content-Encoding" for name, _ in image_headers)
+
+
+@pytest.mark.parametrize(
+    ("mode", "sent", "validator"),
+    [("weaken", 'W/"v1"', 'W/"v1"'), ("suffix", '"v1-gzip"', '"v1-gzip"')],
+)
+def test_revalidation_of_a_compressed_response(
+    mode: Literal["weaken", "suffix"], sent: str, validator: str
+) -> None:
+    seen: list[str] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(environ.get("HTTP_IF_NONE_MATCH", ""))
+        if environ.get("HTTP_IF_NONE_MATCH") in (
+            '"v1"',
+            'W/"v1"',
+        ):  # the app's own comparison
+            start_response("304 Not Modified", [("ETag", '"v1"')])
+            return []
+        start_response("200 OK", [("Content-Type", "text/plain"), ("ETag", '"v1"')])
+        return [TEXT]
+
+    compress = Compress(etag=mode)
+    first = call_app(compress(app), headers={"Accept-Encoding": "gzip"})
+    assert first.header("ETag") == sent
+    again = call_app(
+        compress(app), headers={"Accept-Encoding": "gzip", "If-None-Match": validator}
+    )
+    assert again.status == "304 Not Modified"
+    assert again.header("ETag") == sent  # the same validator the 200 had
+    assert again.header("Vary") == "Accept-Encoding"
+    if mode == "suffix":
+        assert seen[-1] == '"v1"'  # the app compared against its own ETag
+
+
+def test_a_304_for_an_uncompressed_representation_is_left_alone() -> None:
+    app = ScriptedApp(status="304 Not Modified", chunks=())
+    app.headers.append(("ETag", '"img"'))
+    _, headers = untouched(app, environ={"HTTP_IF_NONE_MATCH": '"img"'})
+    assert ("ETag", '"img"') in headers
+    assert ("Vary", "Accept-Encoding") not in headers
+
+
+def test_vary_is_not_duplicated_across_several_headers() -> None:
+    app = ScriptedApp(chunks=[TEXT])
+    app.headers += [("Vary", "Cookie"), ("Vary", "Accept-Encoding")]
+    result = fetch(app)
+    assert [v for k, v in result.headers if k == "Vary"] == [
+        "Cookie",
+        "Accept-Encoding",
+    ]
+
+
+def test_a_non_ascii_digit_in_content_length_is_not_a_crash() -> None:
+    app = ScriptedApp(chunks=[TEXT], content_length=False)
+    app.headers.append(("Content-Length", "\u00b2"))
+    _, headers = untouched(app)
+    assert ("Content-Encoding", "gzip") in headers

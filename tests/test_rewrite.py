@@ -266,3 +266,53 @@ def test_repr() -> None:
         "buffered=True, max_size=1048576, content_types=['text/plain'])"
     )
     assert repr(Rewrite(body=bytes.upper)) == "Rewrite(body=bytes.upper)"
+
+
+# -- found in review ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "utf-8-sig"])
+def test_stateful_charsets_stream_without_a_bom_per_chunk(charset: str) -> None:
+    text = "héllo wörld again"
+    data = text.encode(charset)
+    chunks = [data[:7], data[7:15], data[15:]]
+    app = ScriptedApp(
+        chunks=chunks,
+        content_type=f"text/plain; charset={charset}",
+        content_length=False,
+    )
+    result = call_app(Rewrite(text=str.upper)(app))
+    assert result.body.decode(charset) == text.upper()
+
+
+@pytest.mark.parametrize(
+    ("status", "header"),
+    [
+        ("200 OK", ("Content-Encoding", "gzip")),
+        ("206 Partial Content", ("Content-Range", "bytes 0-3/10")),
+    ],
+)
+def test_encoded_bodies_and_ranges_are_left_alone(
+    status: str, header: tuple[str, str]
+) -> None:
+    app = ScriptedApp(status=status)
+    app.headers.append(header)
+    wrapped = Rewrite(body=bytes.upper)(app)
+    iterable = wrapped({"REQUEST_METHOD": "GET"}, lambda s, h, e=None: lambda d: None)
+    assert iterable is app.last_iterable
+
+
+def test_identity_encoding_is_still_rewritten() -> None:
+    app = ScriptedApp()
+    app.headers.append(("Content-Encoding", "identity"))
+    assert call_app(Rewrite(body=bytes.upper)(app)).body == b"HELLO, WORLD!"
+
+
+@pytest.mark.parametrize(
+    ("etag", "expected"), [('"v1"', 'W/"v1"'), ('W/"v1"', 'W/"v1"')]
+)
+def test_a_changed_body_has_only_a_weak_etag(etag: str, expected: str) -> None:
+    app = ScriptedApp()
+    app.headers.append(("ETag", etag))
+    result = call_app(Rewrite(body=bytes.upper)(app))
+    assert [v for k, v in result.headers if k == "ETag"] == [expected]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib
 import re
 import secrets
-import string
 import struct
 import zlib
 from collections.abc import Callable, Iterable
@@ -80,7 +79,7 @@ STREAMING_CONTENT_TYPES = (
 )
 
 _PREFERENCE = ("br", "zstd", "gzip")
-_PAD_CHARS = string.ascii_letters + string.digits
+_PAD_TABLE = bytes(ord("a") + byte % 26 for byte in range(256))
 _LEVELS = {"gzip": (1, 9), "br": (0, 11), "zstd": (1, 22)}
 _ALIASES = {"x-gzip": "gzip"}
 
@@ -151,13 +150,17 @@ def _type_matcher(patterns: Iterable[str], option: str) -> Callable[[str], bool]
     exact: set[str] = set()
     families: list[tuple[str, str]] = []
     for pattern in patterns:
-        if not isinstance(pattern, str) or pattern.count("/") != 1:
+        kind, _, subtype = (
+            pattern.strip().lower().partition("/")
+            if isinstance(pattern, str)
+            else ("", "", "")
+        )
+        if not kind or not subtype or "/" in subtype or ";" in subtype or "*" in kind:
             raise ValueError(
                 f"{option} entries look like 'text/html', 'text/*' or "
-                f"'application/*+json'; got {pattern!r}"
+                f"'application/*+json' (no parameters, no '*/*'); got {pattern!r}"
             )
-        pattern = pattern.strip().lower()
-        kind, subtype = pattern.split("/")
+        pattern = f"{kind}/{subtype}"
         if subtype.startswith("*"):
             families.append((kind + "/", subtype[1:]))
         else:
@@ -176,20 +179,34 @@ def _type_matcher(patterns: Iterable[str], option: str) -> Callable[[str], bool]
 
 
 def _merge_vary(headers: Headers) -> Headers:
-    """``headers`` with Accept-Encoding in Vary, never twice, never beside *."""
+    """``headers`` with Accept-Encoding in Vary: never twice (across every
+    Vary header), never beside ``*``. A copy when anything changes."""
+    first = None
     for index, (name, value) in enumerate(headers):
         if name.lower() != "vary":
             continue
-        fields = [field.strip().lower() for field in value.split(",")]
+        fields = {field.strip().lower() for field in value.split(",")}
         if "*" in fields or "accept-encoding" in fields:
             return headers
-        headers = list(headers)
-        headers[index] = (
-            name,
-            f"{value}, Accept-Encoding" if value.strip() else "Accept-Encoding",
-        )
-        return headers
-    return [*headers, ("Vary", "Accept-Encoding")]
+        if first is None:
+            first = index
+    if first is None:
+        return [*headers, ("Vary", "Accept-Encoding")]
+    headers = list(headers)
+    name, value = headers[first]
+    headers[first] = (
+        name,
+        f"{value}, Accept-Encoding" if value.strip() else "Accept-Encoding",
+    )
+    return headers
+
+
+def _strip_suffixes(validators: str, codings: tuple[str, ...]) -> str:
+    """If-None-Match / If-Match with the coding suffixes we add taken off,
+    so the app compares against its own ETags."""
+    for coding in codings:
+        validators = validators.replace(f'-{coding}"', '"')
+    return validators
 
 
 class _Whole:
@@ -237,8 +254,10 @@ class _PaddedGzip:
     __slots__ = ("_crc", "_deflate", "_flushing", "_header", "_size")
 
     def __init__(self, level: int, padding: int, flushing: bool) -> None:
-        length = secrets.randbelow(padding + 1)
-        comment = "".join(secrets.choice(_PAD_CHARS) for _ in range(length)).encode()
+        # Random letters (a gzip comment is NUL-terminated latin-1 text).
+        comment = secrets.token_bytes(secrets.randbelow(padding + 1)).translate(
+            _PAD_TABLE
+        )
         # ID1 ID2 CM=deflate FLG=FCOMMENT MTIME=0 XFL=0 OS=unknown, comment, NUL
         self._header: bytes | None = b"\x1f\x8b\x08\x10\0\0\0\0\0\xff" + comment + b"\0"
         self._deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
@@ -388,7 +407,7 @@ class Compress:
         def compress_app(
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
-            if environ.get("REQUEST_METHOD") == "HEAD" or "HTTP_RANGE" in environ:
+            if "HTTP_RANGE" in environ:
                 return app(environ, start_response)
             coding = negotiate(environ.get("HTTP_ACCEPT_ENCODING", ""), offers)
             if coding is None:
@@ -397,7 +416,17 @@ class Compress:
                 return app(
                     environ, rewrite_start_response(start_response, self._vary_only)
                 )
-            return _Compressing(environ, start_response, self, coding).respond(app)
+            validator = environ.get("HTTP_IF_NONE_MATCH", "")
+            if self._etag == "suffix":
+                for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH"):
+                    if key in environ:
+                        environ[key] = _strip_suffixes(environ[key], offers)
+            if environ.get("REQUEST_METHOD") == "HEAD":
+                # No body to compress, but the headers a GET would get.
+                hook = partial(self._head_headers, coding, validator)
+                return app(environ, rewrite_start_response(start_response, hook))
+            exchange = _Compressing(environ, start_response, self, coding, validator)
+            return exchange.respond(app)
 
         return compress_app
 
@@ -440,7 +469,11 @@ class Compress:
             elif lower == "content-encoding":
                 return False
             elif lower == "content-length":
-                if value.isdigit() and int(value) < self._minimum_size:
+                if (
+                    value.isascii()
+                    and value.isdigit()
+                    and int(value) < self._minimum_size
+                ):
                     return False
             elif lower == "cache-control" and "no-transform" in value.lower():
                 return False
@@ -451,25 +484,39 @@ class Compress:
             headers = _merge_vary(headers)
         return status, headers
 
+    def _head_headers(
+        self, coding: str, validator: str, status: str, headers: Headers
+    ) -> tuple[str, Headers]:
+        if self.eligible(status, headers):
+            return status, self.compressed_headers(headers, coding)
+        return status, self.not_modified(status, headers, coding, validator)
+
+    def not_modified(
+        self, status: str, headers: Headers, coding: str, validator: str
+    ) -> Headers:
+        """A 304 for a representation we sent compressed carries the same
+        ETag and Vary the compressed 200 had (RFC 9110 §15.4.5): we know it
+        was ours when the client's If-None-Match holds our form of the ETag."""
+        etag = header_value(headers, "ETag")
+        if status[:3] != "304" or etag is None or etag.startswith("W/"):
+            return headers
+        ours = self._our_etag(etag, coding)
+        if ours not in validator:
+            return headers
+        return _merge_vary([*remove_header(headers, "ETag"), ("ETag", ours)])
+
+    def _our_etag(self, etag: str, coding: str) -> str:
+        if self._etag == "weaken":
+            return "W/" + etag
+        return etag[:-1] + f'-{coding}"' if etag.endswith('"') else f"{etag}-{coding}"
+
     def compressed_headers(self, headers: Headers, coding: str) -> Headers:
         headers = _merge_vary(remove_header(headers, "Content-Length"))
         etag = header_value(headers, "ETag")
         headers.append(("Content-Encoding", coding))
         if etag is None or etag.startswith("W/"):
             return headers
-        headers = remove_header(headers, "ETag")
-        if self._etag == "weaken":
-            headers.append(("ETag", "W/" + etag))
-        else:
-            headers.append(
-                (
-                    "ETag",
-                    etag[:-1] + f'-{coding}"'
-                    if etag.endswith('"')
-                    else f"{etag}-{coding}",
-                )
-            )
-        return headers
+        return [*remove_header(headers, "ETag"), ("ETag", self._our_etag(etag, coding))]
 
     def make_filter(self, coding: str, headers: Headers) -> BodyFilter:
         """A fresh compressor for one response."""
@@ -544,7 +591,7 @@ def _check_level(option: str, value: int, coding: str) -> int:
 class _Compressing(Exchange):
     """One response under Compress, for a client that accepts ``coding``."""
 
-    __slots__ = ("_coding", "_compress")
+    __slots__ = ("_coding", "_compress", "_validator")
     decides_late = True  # to see the iterable: file_wrapper, small list bodies
 
     def __init__(
@@ -553,16 +600,21 @@ class _Compressing(Exchange):
         start_response: StartResponse,
         compress: Compress,
         coding: str,
+        validator: str,
     ) -> None:
         super().__init__(environ, start_response)
         self._compress = compress
         self._coding = coding
+        self._validator = validator
 
     def on_start(
         self, status: str, headers: Headers
     ) -> tuple[str, Headers, BodyFilter | None]:
         compress = self._compress
         if not compress.eligible(status, headers):
+            headers = compress.not_modified(
+                status, headers, self._coding, self._validator
+            )
             return status, headers, None
         iterable = self.iterable
         if self._keeps_sendfile(iterable):

@@ -83,24 +83,23 @@ class _TextChunkFilter:
     applies a str function, encodes with the same charset. Undecodable bytes
     travel through as surrogates and come back unchanged."""
 
-    __slots__ = ("_charset", "_decoder", "_transform")
+    __slots__ = ("_decoder", "_encoder", "_transform")
 
     def __init__(self, transform: Callable[[str], str], charset: str) -> None:
         self._transform = transform
-        self._charset = charset
+        # Incremental both ways: a stateful charset (utf-16, utf-8-sig)
+        # writes its BOM once, not once per chunk.
         self._decoder = codecs.getincrementaldecoder(charset)("surrogateescape")
+        self._encoder = codecs.getincrementalencoder(charset)("surrogateescape")
 
     def feed(self, chunk: bytes) -> bytes:
         text = self._decoder.decode(chunk)
-        return self._encode(text)
+        return self._encoder.encode(self._transform(text)) if text else b""
 
     def finish(self) -> bytes:
-        return self._encode(self._decoder.decode(b"", True))
-
-    def _encode(self, text: str) -> bytes:
-        if not text:
-            return b""
-        return self._transform(text).encode(self._charset, "surrogateescape")
+        text = self._decoder.decode(b"", True)
+        tail = self._transform(text) if text else ""
+        return self._encoder.encode(tail, True)
 
 
 def _text_to_bytes(
@@ -195,8 +194,11 @@ class Rewrite:
     def _wants_body(self, environ: Environ, status: str, headers: Headers) -> bool:
         if self._body is None and self._text is None:
             return False
-        if not has_body(environ, status):
-            return False
+        if not has_body(environ, status) or status[:3] == "206":
+            return False  # no body, or a byte range of one: not ours to change
+        encoding = header_value(headers, "Content-Encoding")
+        if encoding is not None and encoding.strip().lower() != "identity":
+            return False  # compressed bytes: a transform would corrupt them
         if not self._content_types:
             return True
         media_type = _media_type(header_value(headers, "Content-Type") or "")
@@ -232,7 +234,12 @@ class Rewrite:
         body_filter = self._filter(headers)
         if body_filter is None:
             return status, headers, None
-        return status, remove_header(headers, "Content-Length"), body_filter
+        headers = remove_header(headers, "Content-Length")
+        etag = header_value(headers, "ETag")
+        if etag is not None and not etag.startswith("W/"):
+            # The bytes change, so a strong validator no longer holds.
+            headers = [*remove_header(headers, "ETag"), ("ETag", "W/" + etag)]
+        return status, headers, body_filter
 
 
 def _log_overflow(exchange: Exchange) -> None:
