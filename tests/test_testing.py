@@ -365,3 +365,53 @@ def test_fault_matrix_accepts_no_middleware(fault: object) -> None:
         return app
 
     check_fault(identity, fault)  # type: ignore[arg-type]
+
+
+def passes_none(start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")], None)
+    return [b"x"]
+
+
+def test_an_explicit_exc_info_none_is_caught() -> None:
+    error = caught(app_doing(passes_none))
+    assert error.rule == "exc-info"
+    assert "omit the argument" in str(error)
+
+
+def test_lint_hands_a_list_body_on_as_it_is_after_checking_it() -> None:
+    app = ScriptedApp(style="list")
+    lint = Lint()
+    iterable = lint(app)(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert iterable is app.last_iterable
+    lint.verify()  # nothing to close, nothing broken
+    broken = caught(app_doing(sized("2", b"abc")))  # a list still has its CL checked
+    assert broken.rule == "content-length"
+
+
+def swallows_recall(app: WSGIApp) -> WSGIApp:
+    """A broken middleware: ignores an exc_info re-call, keeps the first status."""
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        first: list[bool] = []
+
+        def start(status: str, headers: Headers, exc_info: object = None) -> object:
+            if first:
+                return lambda data: None
+            first.append(True)
+            return start_response(
+                status, [h for h in headers if h[0] != "Content-Length"]
+            )
+
+        return app(environ, start)  # type: ignore[arg-type]
+
+    return wrapped
+
+
+def test_fault_matrix_catches_a_swallowed_replacement() -> None:
+    with pytest.raises(AssertionError, match="replaced its response with a 500"):
+        check_fault(swallows_recall, "exc-info-before-body")
+
+
+def test_call_app_refuses_chunks_that_are_not_bytes() -> None:
+    with pytest.raises(AssertionError, match="must be bytes"):
+        call_app(app_doing(yields_str))
