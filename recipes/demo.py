@@ -1,19 +1,21 @@
-"""The demo: a small raw WSGI app behind a wsgimw pipeline.
+"""The demo: a small raw WSGI app behind the full wsgimw pipeline.
 
 Run it with ``make demo`` (or ``python -m recipes.demo --port 8000``); it
-serves on 127.0.0.1 with the standard library's threaded WSGI server and
-prints what to try with curl.
+serves on 127.0.0.1 with the standard library's threaded WSGI server, logs
+one access line per request, and prints what to try with curl.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from wsgimw import Rewrite, compose
+from wsgimw import AccessLog, Compress, ErrorHandler, QueryParser, Rewrite, compose
 from wsgimw.types import Environ, Headers, StartResponse, WSGIApp
 
 INDEX = """<!doctype html>
@@ -22,10 +24,16 @@ INDEX = """<!doctype html>
 <ul>
 <li><a href="/hello">/hello</a>: text reversed by a buffered Rewrite, exact Content-Length</li>
 <li><a href="/legacy">/legacy</a>: the same for an app that uses write()</li>
-<li><a href="/stream">/stream</a>: an event stream upper-cased chunk by chunk, still streaming</li>
-<li><a href="/image">/image</a>: a body Rewrite leaves alone (not text)</li>
+<li><a href="/query?tag=a&amp;tag=b&amp;q=caf%C3%A9">/query?tag=a&amp;tag=b&amp;q=caf%C3%A9</a>:
+    QueryParser's view of the query, as JSON</li>
+<li><a href="/big">/big</a>: a large JSON body that Compress shrinks (gzip, br or zstd)</li>
+<li><a href="/stream">/stream</a>: an event stream upper-cased and compressed chunk by chunk,
+    still streaming</li>
+<li><a href="/boom">/boom</a>: the app raises; ErrorHandler answers with a clean 500</li>
+<li><a href="/image">/image</a>: a body nothing touches (not text)</li>
 </ul>
-<p>Every response carries the headers the outermost Rewrite adds.</p>
+<p>Every response carries the headers the security Rewrite adds, and every
+request gets one access-log line on the console.</p>
 """
 
 
@@ -49,6 +57,13 @@ def _stream(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         time.sleep(0.2)
 
 
+def _query(environ: Environ) -> bytes:
+    query = environ["wsgimw.query"]
+    return json.dumps(
+        {"pairs": list(query.items()), "tag": query.getall("tag")}, ensure_ascii=False
+    ).encode()
+
+
 def demo_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     """The app before any middleware: a handful of routes."""
     path = environ.get("PATH_INFO", "/")
@@ -67,15 +82,28 @@ def demo_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]
             write(b"written, ")
             write("not returned ✓\n".encode())
         return []
+    if path == "/query":
+        return _respond(environ, start_response, "application/json", _query(environ))
+    if path == "/big":
+        rows = [
+            {"id": n, "name": f"item {n}", "tags": ["demo", "wsgimw"]}
+            for n in range(400)
+        ]
+        return _respond(
+            environ, start_response, "application/json", json.dumps(rows).encode()
+        )
     if path == "/stream":
         return _stream(environ, start_response)
+    if path == "/boom":
+        raise RuntimeError("the demo app failed on purpose")
     if path == "/image":
         return _respond(
             environ, start_response, "image/gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
         )
-    return _respond(
-        environ, start_response, "text/plain; charset=utf-8", b"not found\n"
+    start_response(
+        "404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "10")]
     )
+    return [] if environ["REQUEST_METHOD"] == "HEAD" else [b"not found\n"]
 
 
 def security_headers(status: str, headers: Headers) -> tuple[str, Headers]:
@@ -89,6 +117,10 @@ def _reverse_lines(text: str) -> str:
 
 
 pipeline = compose(
+    ErrorHandler(),  # outermost: what any layer below raises becomes a clean 500
+    AccessLog(format="combined"),  # sees the 500s ErrorHandler does not make
+    Compress(),
+    QueryParser(),
     Rewrite(headers=security_headers),
     Rewrite(text=_reverse_lines, buffered=True, content_types=["text/plain"]),
     Rewrite(text=str.upper, content_types=["text/event-stream"]),
@@ -102,7 +134,7 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
-        print(f"{self.address_string()} {format % args}", flush=True)
+        pass  # AccessLog writes the access lines
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -110,6 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     options = parser.parse_args(argv)
+    # Logging is the application's to set up: access lines and errors to the console.
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     with make_server(
         options.host,
         options.port,
@@ -118,11 +152,17 @@ def main(argv: list[str] | None = None) -> None:
         handler_class=_QuietHandler,
     ) as server:
         base = f"http://{options.host}:{server.server_port}"
-        print(f"wsgimw demo on {base}  (stack: {pipeline!r})", flush=True)
+        print(f"wsgimw demo on {base}", flush=True)
+        print(f"stack: {pipeline!r}", flush=True)
         print("try:", flush=True)
-        for path in ("/hello", "/legacy", "/image"):
+        for path in ("/hello", "/legacy", "/image", "/boom"):
             print(f"  curl -i {base}{path}", flush=True)
-        print(f"  curl -N {base}/stream     # arrives tick by tick", flush=True)
+        print(f"  curl -i '{base}/query?tag=a&tag=b&q=caf%C3%A9'", flush=True)
+        print(f"  curl -i --compressed {base}/big", flush=True)
+        print(
+            f"  curl -N --compressed {base}/stream     # arrives tick by tick",
+            flush=True,
+        )
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -1,22 +1,26 @@
-"""The README's demo: the pipeline in-process, and the real server."""
+"""The README's demo: the full pipeline in-process, and the real server."""
 
 from __future__ import annotations
 
+import gzip
 import http.client
+import json
+import logging
 import time
+import zlib
 
 import pytest
 from servers import fetch, running
 
 from recipes.demo import application, pipeline
-from wsgimw.testing import Lint, call_app
+from wsgimw.testing import Lint, Result, call_app
 
 
-def linted(path: str, method: str = "GET") -> tuple[str, dict[str, str], bytes]:
+def linted(path: str, method: str = "GET", **headers: str) -> Result:
     lint = Lint()
-    result = call_app(lint(application), path, method=method)
+    result = call_app(lint(application), path, method=method, headers=headers)
     lint.verify()
-    return result.status, dict(result.headers), result.body
+    return result
 
 
 @pytest.mark.parametrize(
@@ -27,24 +31,51 @@ def linted(path: str, method: str = "GET") -> tuple[str, dict[str, str], bytes]:
     ],
 )
 def test_text_is_reversed_with_an_exact_length(path: str, body: bytes) -> None:
-    status, headers, got = linted(path)
-    assert status == "200 OK"
-    assert got == body
-    assert headers["Content-Length"] == str(len(body))
-    assert headers["X-Content-Type-Options"] == "nosniff"
+    result = linted(path)
+    assert result.status == "200 OK"
+    assert result.body == body
+    assert result.header("Content-Length") == str(len(body))
+    assert result.header("X-Content-Type-Options") == "nosniff"
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/hello", "/legacy", "/stream", "/image", "/nope"]
+    "path", ["/", "/hello", "/legacy", "/stream", "/image", "/nope", "/big", "/query"]
 )
 def test_head_has_no_body(path: str) -> None:
-    assert linted(path, "HEAD")[2] == b""
+    assert linted(path, "HEAD").body == b""
+
+
+def test_query_echo() -> None:
+    result = linted("/query?tag=a&tag=b&q=caf%C3%A9;x=1")
+    assert json.loads(result.body) == {
+        "pairs": [["tag", "a"], ["tag", "b"], ["q", "café;x=1"]],
+        "tag": ["a", "b"],
+    }
+
+
+def test_big_is_compressed_for_clients_that_accept_it() -> None:
+    plain = linted("/big")
+    packed = linted("/big", Accept_Encoding="gzip")
+    assert packed.header("Content-Encoding") == "gzip"
+    assert gzip.decompress(packed.body) == plain.body
+    assert packed.header("Content-Length") == str(len(packed.body))
+    assert len(packed.body) < len(plain.body) / 5
+
+
+def test_boom_is_a_clean_500(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    result = linted("/boom")
+    assert result.status == "500 Internal Server Error"
+    assert result.body == b"500 Internal Server Error\n"
+    assert b"failed on purpose" not in result.body
+    assert "error in GET /boom" in caplog.text
+    assert '"GET /boom HTTP/1.0" 500' in caplog.text  # the access line saw it too
 
 
 def test_image_is_left_alone_and_index_lists_the_pages() -> None:
-    assert linted("/image")[2].startswith(b"GIF89a")
-    assert b"/stream" in linted("/")[2]
-    assert len(pipeline) == 3
+    assert linted("/image", Accept_Encoding="gzip").body.startswith(b"GIF89a")
+    assert b"/stream" in linted("/").body
+    assert len(pipeline) == 7
 
 
 def test_demo_serves_on_a_real_port() -> None:
@@ -53,21 +84,29 @@ def test_demo_serves_on_a_real_port() -> None:
         assert status == 200
         assert body == "✓ dlröw olléh\n".encode()
         assert headers["Referrer-Policy"] == "same-origin"
+        assert fetch(server.url + "/boom")[0] == 500
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         try:
-            connection.request("GET", "/stream")
+            connection.request("GET", "/stream", headers={"Accept-Encoding": "gzip"})
             response = connection.getresponse()
-            arrivals = []
-            for _ in range(5):
-                line = response.readline()
-                arrivals.append((time.monotonic(), line))
-                response.readline()  # the blank line after each event
+            assert response.getheader("Content-Encoding") == "gzip"
+            decoder = zlib.decompressobj(31)
+            text, arrivals = b"", list[float]()
+            while len(arrivals) < 5:
+                piece = response.read1(65536)
+                assert piece, "the stream ended early"
+                text += decoder.decompress(piece)
+                while text.count(b"\n\n") > len(arrivals):
+                    arrivals.append(time.monotonic())
             response.read()
         finally:
             connection.close()
-    assert [line for _, line in arrivals] == [
-        f"DATA: TICK {n}\n".encode() for n in range(1, 6)
-    ]
-    # The app sleeps 0.2 s between events: they arrive spread out, not at once.
-    assert arrivals[-1][0] - arrivals[0][0] > 0.5
+    assert text == b"".join(f"DATA: TICK {n}\n\n".encode() for n in range(1, 6))
+    # The app sleeps 0.2 s between events: compressed, they still arrive spread out.
+    assert arrivals[-1] - arrivals[0] > 0.5
     assert "curl -i http://127.0.0.1:" in server.log
+    access_lines = [
+        line for line in server.log.splitlines() if line.startswith("wsgimw.accesslog")
+    ]
+    assert len(access_lines) == 3  # one per request
+    assert '"GET /boom HTTP/1.1" 500' in server.log
