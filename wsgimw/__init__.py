@@ -5,6 +5,7 @@ application, the first listed outermost.
 """
 
 from .accesslog import AccessLog
+from .auth import BasicAuth, BearerAuth
 from .compose import Pipeline, compose
 from .compress import Compress
 from .environlog import EnvironLog
@@ -15,6 +16,8 @@ from .types import Middleware, WSGIApp
 
 __all__ = [
     "AccessLog",
+    "BasicAuth",
+    "BearerAuth",
     "Compress",
     "EnvironLog",
     "ErrorHandler",

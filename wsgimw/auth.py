@@ -1,0 +1,905 @@
+"""BasicAuth and BearerAuth: HTTP authentication in front of a WSGI app.
+
+Both check the ``Authorization`` header before the app runs and either call
+the app, with ``REMOTE_USER``, ``AUTH_TYPE`` and ``environ["wsgimw.user"]``
+set, or answer themselves with a short plain-text response:
+
+* **400 Bad Request** for a header that is malformed (no credentials after
+  the scheme, bad base64, no ``:``, invalid UTF-8, control characters,
+  several credentials in one header);
+* **401 Unauthorized** with a ``WWW-Authenticate`` challenge when there are
+  no credentials, credentials for another scheme, or wrong ones;
+* **403 Forbidden** (BearerAuth with ``scopes=``) for a valid token that
+  lacks a required scope.
+
+Bad client input never becomes a 500. The app's own iterable is returned
+untouched. ``exempt=``, ``protect=`` and ``allow_preflight=`` choose which
+requests are checked at all; see `BasicAuth` for how paths are matched.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hmac
+import logging
+import math
+import os
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping
+from typing import Final
+from urllib.parse import unquote
+
+from ._htpasswd import (
+    Credentials,
+    HtpasswdError,
+    HtpasswdFile,
+    PasswordHash,
+    check_user_name,
+    parse_hash,
+)
+from ._response import plain_response
+from .types import Environ, StartResponse, WSGIApp
+
+__all__ = ["CLAIMS_KEY", "USER_KEY", "BasicAuth", "BearerAuth"]
+
+logger = logging.getLogger("wsgimw.auth")
+
+#: Where both middleware put the authenticated user name (a real ``str``).
+USER_KEY: Final = "wsgimw.user"
+#: Where `BearerAuth` puts the mapping a ``verify=`` callable returned.
+CLAIMS_KEY: Final = "wsgimw.claims"
+
+#: The longest decoded Basic credentials accepted (bytes), and the longest
+#: bearer token (characters). Longer ones get a 400.
+MAX_CREDENTIALS: Final = 4096
+#: The shortest token `BearerAuth` accepts in ``tokens=``.
+MIN_TOKEN_LENGTH: Final = 16
+
+Check = Callable[[str, str], bool]
+Claims = Mapping[str, object]
+Verify = Callable[[str], "str | Claims | None"]
+
+_SCHEME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BASE64 = re.compile(r"([A-Za-z0-9+/]*)(={0,2})\Z")
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*\Z")
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+\Z")
+_HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: C0, DEL and C1: RFC 7617 forbids control characters in credentials.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The scheme again after a comma: two credentials joined into one header.
+_BASIC_AGAIN = re.compile(r",[ \t]*basic(?:[ \t]|\Z)", re.IGNORECASE)
+_BEARER_AGAIN = re.compile(r",[ \t]*bearer(?:[ \t]|\Z)", re.IGNORECASE)
+
+
+class _BadRequest(Exception):
+    """A malformed request. The message is safe to send back: it never
+    quotes the request."""
+
+
+def _bad_header(reason: str) -> _BadRequest:
+    return _BadRequest(f"bad Authorization header: {reason}")
+
+
+# -- the Authorization header ---------------------------------------------------
+
+
+def _credentials(header: str | None, scheme: str, again: re.Pattern[str]) -> str | None:
+    """What follows ``scheme`` (lowercase) in an Authorization header: None
+    when there is no header or it is for another scheme. Raises `_BadRequest`
+    when it is malformed; ``again`` finds ``scheme`` after a comma."""
+    if header is None:
+        return None
+    value = header.strip(" \t")
+    if not value:
+        raise _bad_header("the Authorization header is empty")
+    if _HEADER_CONTROL.search(value):
+        raise _bad_header("the Authorization header holds a control character")
+    name, _, rest = value.partition(" ")
+    if name.lower() != scheme:
+        if not _SCHEME.match(name):
+            raise _bad_header("the Authorization header does not start with a scheme")
+        if again.search(value):
+            raise _bad_header("several credentials in one Authorization header")
+        return None
+    rest = rest.lstrip(" ")
+    if not rest:
+        raise _bad_header(f"no credentials after {name}")
+    if "," in rest:
+        raise _bad_header("several credentials in one Authorization header")
+    return rest
+
+
+def _decode_basic(token: str) -> tuple[str, str]:
+    """The user name and password in Basic credentials (RFC 7617)."""
+    if len(token) > MAX_CREDENTIALS * 4 // 3 + 4:
+        raise _bad_header(f"the credentials are longer than {MAX_CREDENTIALS} bytes")
+    match = _BASE64.match(token)
+    if match is None:
+        raise _bad_header("the credentials are not valid base64")
+    data, padding = match.groups()
+    if len(data) % 4 == 1 or (padding and (len(data) + len(padding)) % 4):
+        raise _bad_header("the credentials are not valid base64")
+    # Padding is optional, as in Apache: some clients leave it out.
+    raw = binascii.a2b_base64(data + "=" * (-len(data) % 4))
+    if len(raw) > MAX_CREDENTIALS:
+        raise _bad_header(f"the credentials are longer than {MAX_CREDENTIALS} bytes")
+    user, colon, password = raw.partition(b":")
+    if not colon:
+        raise _bad_header("no ':' between the user name and the password")
+    try:
+        text_user, text_password = user.decode("utf-8"), password.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _bad_header("the user name or password is not valid UTF-8") from None
+    if _CONTROL.search(text_user) or _CONTROL.search(text_password):
+        raise _bad_header("the user name or password holds a control character")
+    return text_user, text_password
+
+
+def _native(text: str) -> str:
+    """``text`` as PEP 3333 holds CGI values: its UTF-8 bytes as latin-1."""
+    return text if text.isascii() else text.encode("utf-8").decode("latin-1")
+
+
+def _quoted(value: str) -> str:
+    """An RFC 9110 quoted-string."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+# -- which requests are checked ---------------------------------------------------
+
+
+def _prefix(path: object, option: str) -> tuple[str, ...]:
+    """A path from ``exempt=`` or ``protect=`` as whole segments, in the
+    PEP 3333 form of PATH_INFO (UTF-8 bytes held as latin-1)."""
+    if not isinstance(path, str):
+        raise TypeError(f"{option} paths must be str, got {path!r}")
+    if not path.startswith("/"):
+        raise ValueError(f"{option} paths must start with '/', got {path!r}")
+    if re.search(r"[?#%\\]|[\x00-\x1f\x7f]", path):
+        raise ValueError(
+            f"{option} path {path!r} must be a decoded path with no query: "
+            "PATH_INFO is matched after the server decoded it, so write "
+            "'/café', not '/caf%C3%A9', and leave out '?...'"
+        )
+    segments = tuple(s for s in path.encode("utf-8").decode("latin-1").split("/") if s)
+    if "." in segments or ".." in segments:
+        raise ValueError(f"{option} path {path!r} must not hold '.' or '..' segments")
+    if not segments:
+        raise ValueError(
+            f"{option}={path!r} would match every path; "
+            + (
+                "remove the middleware instead, or list the paths to leave open"
+                if option == "exempt"
+                else "leave protect= out (None) to protect every path"
+            )
+        )
+    return segments
+
+
+def _paths(paths: Iterable[str] | None, option: str) -> list[str] | None:
+    if paths is None:
+        return None
+    if isinstance(paths, str):
+        raise TypeError(f"{option} takes a list of paths, e.g. {option}=[{paths!r}]")
+    return list(paths)
+
+
+def _prefixes(paths: list[str], option: str) -> tuple[tuple[str, ...], ...]:
+    return tuple(dict.fromkeys(_prefix(path, option) for path in paths))
+
+
+def _segments(path: str) -> tuple[str, ...] | None:
+    """The path's segments without empty and ``.`` ones; None when it holds
+    a ``..`` segment (servers leave them in; apps may resolve them)."""
+    if "\\" in path:  # some servers and file systems take it for '/'
+        path = path.replace("\\", "/")
+    segments = tuple(s for s in path.split("/") if s and s != ".")
+    return None if ".." in segments else segments
+
+
+def _under(segments: tuple[str, ...], prefixes: tuple[tuple[str, ...], ...]) -> bool:
+    return any(segments[: len(prefix)] == prefix for prefix in prefixes)
+
+
+def _as_text(
+    prefixes: tuple[tuple[str, ...], ...],
+) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Prefixes as the paths they match exactly, and the starts of the paths
+    under them: ``/health`` and ``/health/...``."""
+    paths = ["/" + "/".join(prefix) for prefix in prefixes]
+    return frozenset(paths), tuple(path + "/" for path in paths)
+
+
+def _check_realm(realm: object) -> str:
+    if not isinstance(realm, str):
+        raise TypeError(f"realm must be a str, got {realm!r}")
+    if not realm:
+        raise ValueError("realm must not be empty: name what the user logs in to")
+    try:
+        realm.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"realm {realm!r} must be latin-1 text (HTTP headers are); "
+            "plain ASCII is safest"
+        ) from None
+    if _CONTROL.search(realm):
+        raise ValueError(f"realm {realm!r} must not hold control characters")
+    return realm
+
+
+class _Auth:
+    """What BasicAuth and BearerAuth share: the realm and which requests are
+    checked (``exempt=``, ``protect=``, ``allow_preflight=``)."""
+
+    __slots__ = (
+        "_allow_preflight",
+        "_exempt",
+        "_exempt_text",
+        "_protect",
+        "_protect_text",
+        "_realm",
+        "_shown",
+    )
+
+    def __init__(
+        self,
+        *,
+        realm: str,
+        exempt: Iterable[str],
+        protect: Iterable[str] | None,
+        allow_preflight: bool,
+    ) -> None:
+        self._realm = _check_realm(realm)
+        exempt_paths = _paths(exempt, "exempt") or []
+        protect_paths = _paths(protect, "protect")
+        self._exempt = _prefixes(exempt_paths, "exempt")
+        self._protect: tuple[tuple[str, ...], ...] | None = None
+        if protect_paths is not None:
+            if not protect_paths:
+                raise ValueError(
+                    "protect=[] protects nothing; list the paths to protect, or "
+                    "leave protect= out (None) to protect every path"
+                )
+            # protect= matches case-insensitively: an app that routes /ADMIN
+            # to /admin must not get it unchecked. exempt= matches exactly.
+            self._protect = tuple(
+                tuple(s.lower() for s in prefix)
+                for prefix in _prefixes(protect_paths, "protect")
+            )
+        self._exempt_text = _as_text(self._exempt)
+        self._protect_text = None if self._protect is None else _as_text(self._protect)
+        self._allow_preflight = bool(allow_preflight)
+        self._shown = (exempt_paths, protect_paths)
+
+    def _skipper(self) -> Callable[[Environ], bool] | None:
+        """``skips(environ)``: whether a request goes to the app unchecked;
+        None when every request is checked."""
+        preflight = self._allow_preflight
+        protect = self._protect_text
+        exact, starts = self._exempt_text
+        if not (exact or protect is not None or preflight):
+            return None
+        odd = self._skips_segments
+
+        def skips(environ: Environ) -> bool:
+            if (
+                preflight
+                and environ.get("REQUEST_METHOD") == "OPTIONS"
+                and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
+            ):
+                return True
+            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+            if "/." in path or "//" in path or "\\" in path or path[:1] != "/":
+                return odd(path)
+            # A plain path: whole segments are plain string prefixes.
+            if protect is not None:
+                lowered = path.lower()
+                if not (lowered in protect[0] or lowered.startswith(protect[1])):
+                    return True
+            return path in exact or path.startswith(starts)
+
+        return skips
+
+    def _skips_segments(self, path: str) -> bool:
+        """Whether a path with empty, ``.`` or ``..`` segments, a ``\\``, or
+        no leading ``/`` goes unchecked: segment by segment."""
+        segments = _segments(path)
+        if segments is None:  # a '..' in the path: never exempt, always protected
+            return False
+        protect = self._protect
+        if protect is not None and not _under(
+            tuple(s.lower() for s in segments), protect
+        ):
+            return True
+        return _under(segments, self._exempt)
+
+    def _shown_options(self) -> list[str]:
+        parts = []
+        if self._realm != "restricted":
+            parts.append(f"realm={self._realm!r}")
+        exempt, protect = self._shown
+        if exempt:
+            parts.append(f"exempt={exempt!r}")
+        if protect is not None:
+            parts.append(f"protect={protect!r}")
+        if self._allow_preflight:
+            parts.append("allow_preflight=True")
+        return parts
+
+
+def _check_app(app: object, name: str) -> None:
+    if not callable(app):
+        raise TypeError(f"{name} wraps a WSGI app (a callable), got {app!r}")
+
+
+def _bad_request(
+    environ: Environ,
+    start_response: StartResponse,
+    error: _BadRequest,
+    headers: Iterable[tuple[str, str]] = (),
+) -> list[bytes]:
+    logger.debug("refused an Authorization header: %s", error)
+    return plain_response(
+        environ,
+        start_response,
+        "400 Bad Request",
+        f"{error}\n",
+        headers,
+    )
+
+
+def _log_refusal(environ: Environ, what: str) -> None:
+    # Never the user name: people type their password into that field.
+    logger.info(
+        "refused %s %r from %s: %s",
+        environ.get("REQUEST_METHOD"),
+        environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
+        environ.get("REMOTE_ADDR", "?"),
+        what,
+    )
+
+
+# -- Basic ------------------------------------------------------------------------
+
+
+class _CheckCall:
+    """A ``check(user, password)`` callable that must say True or False."""
+
+    __slots__ = ("_check",)
+
+    def __init__(self, check: Check) -> None:
+        self._check = check
+
+    def __call__(self, user: str, password: str) -> bool:
+        result = self._check(user, password)
+        if result is True or result is False:
+            return result
+        raise TypeError(
+            f"BasicAuth's check must return True or False, got {type(result).__name__}"
+        )
+
+
+def _check_number(name: str, value: object, *, minimum: float) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+    ):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum:g}, got {value!r}")
+    return value
+
+
+class BasicAuth:
+    """HTTP Basic authentication (RFC 7617) in front of an app.
+
+    Exactly one source of users: an htpasswd file, a mapping, or a callable.
+
+    Args:
+        htpasswd: the path of a file as Apache's ``htpasswd`` writes it:
+            bcrypt (``-B``, recommended), SHA-512/256-crypt (``-5``, ``-2``),
+            apr1 MD5 (``-m``) or ``{SHA}`` (``-s``); plain text (``-p``) only
+            with ``allow_plaintext``. It is re-read when it changes (checked
+            at most once a second); if it cannot be read or parsed any more,
+            the last good users stay and a warning is logged.
+        users: a mapping of user name to hash, in the same formats.
+        check: ``check(user, password) -> bool`` for anything else (a
+            database, LDAP...). It must return True or False; an exception
+            it raises is a server error and propagates. Its timing is its own.
+        realm: the realm of the ``WWW-Authenticate`` challenge (browsers
+            show it in the login prompt). Latin-1, no control characters.
+        allow_plaintext: accept plain-text passwords in ``htpasswd``/``users``.
+            For tests only.
+        cache_seconds: how long a password verified against a slow hash
+            (bcrypt, SHA-crypt, apr1) is remembered, so the next request
+            with it skips the hash; 0 turns the cache off. A changed password
+            or a removed user goes on working from the cache until the file
+            is reloaded (within a second for ``htpasswd``) or the entry
+            expires.
+        cache_size: the most credentials remembered (least recently used go).
+        exempt: paths that are never checked, each with everything under it
+            on whole segments: ``/health`` covers ``/health`` and
+            ``/health/db``, never ``/healthz``. Matched case-sensitively.
+        protect: if given, only these paths (and what is under them) are
+            checked. Matched case-insensitively, so ``/ADMIN`` is protected
+            with ``/admin``.
+        allow_preflight: let CORS preflight requests (``OPTIONS`` with an
+            ``Access-Control-Request-Method`` header) through unchecked.
+
+    Paths are matched on ``SCRIPT_NAME + PATH_INFO``, which the server has
+    already percent-decoded, with empty and ``.`` segments dropped and ``\\``
+    read as ``/``. A path with a ``..`` segment is never exempt and always
+    protected.
+
+    Raises:
+        ValueError: no source or several, no users, a file that cannot be
+            read, an unsupported or malformed hash (with its line number and
+            how to fix it), a bad realm, path or number.
+        TypeError: an option of the wrong type.
+    """
+
+    __slots__ = (
+        "_allow_plaintext",
+        "_auth",
+        "_cache_seconds",
+        "_cache_size",
+        "_challenge",
+        "_file",
+        "_source",
+        "_verify",
+    )
+
+    def __init__(
+        self,
+        *,
+        htpasswd: str | os.PathLike[str] | None = None,
+        users: Mapping[str, str] | None = None,
+        check: Check | None = None,
+        realm: str = "restricted",
+        allow_plaintext: bool = False,
+        cache_seconds: float = 60,
+        cache_size: int = 1024,
+        exempt: Iterable[str] = (),
+        protect: Iterable[str] | None = None,
+        allow_preflight: bool = False,
+    ) -> None:
+        self._auth = _Auth(
+            realm=realm, exempt=exempt, protect=protect, allow_preflight=allow_preflight
+        )
+        given = [
+            name
+            for name, value in (
+                ("htpasswd", htpasswd),
+                ("users", users),
+                ("check", check),
+            )
+            if value is not None
+        ]
+        if not given:
+            raise ValueError(
+                "BasicAuth needs one source of users: htpasswd='/path/to/file' "
+                "(made with htpasswd -c -B), users={'name': hash} or "
+                "check=callable(user, password) -> bool"
+            )
+        if len(given) > 1:
+            raise ValueError(
+                f"give BasicAuth exactly one of htpasswd=, users= or check=; got "
+                f"{' and '.join(f'{name}=' for name in given)}"
+            )
+        self._cache_seconds = _check_number("cache_seconds", cache_seconds, minimum=0)
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int):
+            raise TypeError(f"cache_size must be an int, got {cache_size!r}")
+        if cache_size < 1:
+            raise ValueError(
+                f"cache_size must be >= 1, got {cache_size}; "
+                "use cache_seconds=0 to turn the cache off"
+            )
+        self._cache_size = cache_size
+        self._allow_plaintext = bool(allow_plaintext)
+        self._file: HtpasswdFile | None = None
+        if htpasswd is not None:
+            if not isinstance(htpasswd, (str, os.PathLike)):
+                raise TypeError(f"htpasswd must be a path, got {htpasswd!r}")
+            self._file = HtpasswdFile(
+                os.fspath(htpasswd),
+                allow_plaintext=self._allow_plaintext,
+                cache_seconds=self._cache_seconds,
+                cache_size=cache_size,
+            )
+            self._source = f"htpasswd={self._file.path!r}"
+            file = self._file
+            self._verify: Check = lambda user, password: file.current().verify(
+                user, password
+            )
+        elif users is not None:
+            credentials = Credentials(
+                _parse_users(users, self._allow_plaintext),
+                cache_seconds=self._cache_seconds,
+                cache_size=cache_size,
+            )
+            self._source = f"users=<{_count(len(credentials.users), 'user')}>"
+            self._verify = credentials.verify
+        else:
+            if not callable(check):
+                raise TypeError(
+                    f"check must be a callable(user, password) -> bool, got {check!r}"
+                )
+            self._source = (
+                f"check={getattr(check, '__qualname__', type(check).__name__)}"
+            )
+            self._verify = _CheckCall(check)
+        self._challenge = [
+            (
+                "WWW-Authenticate",
+                f'Basic realm={_quoted(self._auth._realm)}, charset="UTF-8"',
+            )
+        ]
+
+    def __repr__(self) -> str:
+        parts = [self._source, *self._auth._shown_options()]
+        if self._allow_plaintext:
+            parts.append("allow_plaintext=True")
+        if self._cache_seconds != 60:
+            parts.append(f"cache_seconds={self._cache_seconds!r}")
+        if self._cache_size != 1024:
+            parts.append(f"cache_size={self._cache_size}")
+        return f"BasicAuth({', '.join(parts)})"
+
+    def __call__(self, app: WSGIApp) -> WSGIApp:
+        _check_app(app, "BasicAuth")
+        skips = self._auth._skipper()
+        verify = self._verify
+        challenge = self._challenge
+
+        def basic_auth_app(
+            environ: Environ, start_response: StartResponse
+        ) -> Iterable[bytes]:
+            if skips is not None and skips(environ):
+                return app(environ, start_response)
+            try:
+                token = _credentials(
+                    environ.get("HTTP_AUTHORIZATION"), "basic", _BASIC_AGAIN
+                )
+                if token is None:
+                    return _unauthorized(environ, start_response, challenge)
+                user, password = _decode_basic(token)
+            except _BadRequest as exc:
+                return _bad_request(environ, start_response, exc)
+            if not verify(user, password):
+                _log_refusal(environ, "wrong user name or password")
+                return _unauthorized(environ, start_response, challenge)
+            environ["REMOTE_USER"] = _native(user)
+            environ["AUTH_TYPE"] = "Basic"
+            environ[USER_KEY] = user
+            return app(environ, start_response)
+
+        return basic_auth_app
+
+
+def _parse_users(users: object, allow_plaintext: bool) -> dict[str, PasswordHash]:
+    if not isinstance(users, Mapping):
+        raise TypeError(
+            f"users must be a mapping of user name to hash, got {type(users).__name__}"
+        )
+    if not users:
+        raise ValueError(
+            "users is empty, so everyone would be refused; add at least one "
+            "user: {'name': hash}, the hash made with htpasswd -nB name"
+        )
+    parsed: dict[str, PasswordHash] = {}
+    for user, hashed in users.items():
+        try:
+            check_user_name(user)
+            if not isinstance(hashed, str):
+                raise HtpasswdError(
+                    f"the hash must be a str, got {type(hashed).__name__}"
+                )
+            parsed[user] = parse_hash(hashed, allow_plaintext=allow_plaintext)
+        except HtpasswdError as exc:
+            message = f"users[{user!r}]: {exc}"
+            if message.endswith("htpasswd -B"):
+                message += f" -n {user}"  # prints the line for a new password
+            raise ValueError(message) from None
+    return parsed
+
+
+def _unauthorized(
+    environ: Environ, start_response: StartResponse, challenge: list[tuple[str, str]]
+) -> list[bytes]:
+    return plain_response(
+        environ,
+        start_response,
+        "401 Unauthorized",
+        "authentication required\n",
+        challenge,
+    )
+
+
+# -- Bearer -------------------------------------------------------------------------
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _ordinal(n: int) -> str:
+    suffix = (
+        "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    )
+    return f"{n}{suffix}"
+
+
+class BearerAuth:
+    """Bearer token authentication (RFC 6750) in front of an app.
+
+    Exactly one source: a set of tokens, or a verifier.
+
+    Args:
+        tokens: the accepted tokens, as a mapping of token to user name
+            (``{token: "ci-bot"}``) or a collection of tokens (the user name
+            is then ``"bearer"``). Each must be RFC 6750 ``b64token`` text of
+            at least 16 characters. They are kept as HMAC-SHA256 digests
+            under a random key and looked up by digest, so no comparison
+            ever runs over a token's own characters.
+        verify: ``verify(token) -> user | claims | None`` for JWTs or tokens
+            in a database: None refuses the token (401 invalid_token); a
+            ``str`` is the user name; a mapping must hold the user name in
+            ``"sub"`` and may hold the granted scopes in ``"scope"`` (a
+            space-separated ``str`` or a collection of ``str``), and is put
+            in ``environ["wsgimw.claims"]``. An exception it raises is a
+            server error and propagates (ErrorHandler makes it a 500); so
+            does a result of another type.
+        realm: the realm of the ``WWW-Authenticate`` challenge.
+        scopes: scopes every token must have been granted (needs
+            ``verify=``); a token without them gets a 403
+            ``insufficient_scope``.
+        exempt: as for `BasicAuth`.
+        protect: as for `BasicAuth`.
+        allow_preflight: as for `BasicAuth`.
+
+    A token is taken from the ``Authorization`` header only: a request with
+    ``access_token`` in its query string gets a 400 ``invalid_request``
+    (tokens in URLs end up in logs and browser histories).
+    """
+
+    __slots__ = ("_auth", "_key", "_scopes", "_source", "_tokens", "_verify")
+
+    def __init__(
+        self,
+        *,
+        tokens: Mapping[str, str] | Iterable[str] | None = None,
+        verify: Verify | None = None,
+        realm: str = "restricted",
+        scopes: Iterable[str] = (),
+        exempt: Iterable[str] = (),
+        protect: Iterable[str] | None = None,
+        allow_preflight: bool = False,
+    ) -> None:
+        self._auth = _Auth(
+            realm=realm, exempt=exempt, protect=protect, allow_preflight=allow_preflight
+        )
+        if (tokens is None) == (verify is None):
+            raise ValueError(
+                "give BearerAuth exactly one of tokens=[...] (or {token: user}) and "
+                "verify=callable(token) -> user or None"
+            )
+        if isinstance(scopes, str):
+            raise TypeError(f"scopes takes a list, e.g. scopes=[{scopes!r}]")
+        self._scopes = tuple(dict.fromkeys(scopes))
+        for scope in self._scopes:
+            if not isinstance(scope, str) or not _SCOPE.match(scope):
+                raise ValueError(
+                    f"scope {scope!r} is not an RFC 6749 scope token (printable "
+                    "ASCII without spaces, '\"' or '\\')"
+                )
+        self._key = secrets.token_bytes(32)
+        self._tokens: dict[bytes, str] = {}
+        self._verify: Verify | None = None
+        if tokens is not None:
+            if self._scopes:
+                raise ValueError(
+                    "scopes= needs verify=: tokens= grants no scopes to check"
+                )
+            self._tokens = self._digests(tokens)
+            self._source = f"tokens=<{_count(len(self._tokens), 'token')}>"
+        else:
+            if not callable(verify):
+                raise TypeError(
+                    f"verify must be a callable(token) -> user or None, got {verify!r}"
+                )
+            self._verify = verify
+            self._source = (
+                f"verify={getattr(verify, '__qualname__', type(verify).__name__)}"
+            )
+
+    def _digest(self, token: str) -> bytes:
+        return hmac.digest(self._key, token.encode("ascii"), "sha256")
+
+    def _digests(self, tokens: object) -> dict[bytes, str]:
+        if isinstance(tokens, (str, bytes)):
+            raise TypeError("tokens takes a collection of tokens, e.g. tokens=[token]")
+        if isinstance(tokens, Mapping):
+            pairs = list(tokens.items())
+            where = [f"the token for {user!r}" for _, user in pairs]
+        elif isinstance(tokens, Iterable):
+            pairs = [(token, "bearer") for token in tokens]
+            where = [f"the {_ordinal(n)} token" for n in range(1, len(pairs) + 1)]
+        else:
+            raise TypeError(
+                f"tokens must be a collection of tokens or a mapping of token to "
+                f"user name, got {type(tokens).__name__}"
+            )
+        if not pairs:
+            raise ValueError(
+                "tokens is empty, so everyone would be refused; give at least one, "
+                "e.g. from: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        digests: dict[bytes, str] = {}
+        for (token, user), named in zip(pairs, where, strict=True):
+            # Messages name the token's place, never the token.
+            if not isinstance(token, str) or not _B64TOKEN.match(token):
+                raise ValueError(
+                    f"tokens: {named} is not RFC 6750 b64token text (letters, digits "
+                    "and -._~+/, then optional '=')"
+                )
+            if len(token) < MIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"tokens: {named} is shorter than {MIN_TOKEN_LENGTH} characters, "
+                    "too easy to guess; make one with: python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'"
+                )
+            try:
+                check_user_name(user)
+            except HtpasswdError as exc:
+                raise ValueError(f"tokens: the user name of {named}: {exc}") from None
+            digests[self._digest(token)] = user
+        return digests
+
+    def __repr__(self) -> str:
+        parts = [self._source, *self._auth._shown_options()]
+        if self._scopes:
+            parts.append(f"scopes={list(self._scopes)!r}")
+        return f"BearerAuth({', '.join(parts)})"
+
+    def __call__(self, app: WSGIApp) -> WSGIApp:
+        _check_app(app, "BearerAuth")
+        skips = self._auth._skipper()
+        realm = f"Bearer realm={_quoted(self._auth._realm)}"
+        challenge = [("WWW-Authenticate", realm)]
+        invalid = [
+            (
+                "WWW-Authenticate",
+                f'{realm}, error="invalid_token", '
+                'error_description="the access token is not valid"',
+            )
+        ]
+        forbidden = [
+            (
+                "WWW-Authenticate",
+                f'{realm}, error="insufficient_scope", '
+                f'scope="{" ".join(self._scopes)}"',
+            )
+        ]
+        identify = self._identify
+        required = frozenset(self._scopes)
+
+        def bearer_auth_app(
+            environ: Environ, start_response: StartResponse
+        ) -> Iterable[bytes]:
+            if skips is not None and skips(environ):
+                return app(environ, start_response)
+            try:
+                if _token_in_query(environ.get("QUERY_STRING", "")):
+                    raise _BadRequest(
+                        "access_token in the query string is not accepted; "
+                        "send the token in the Authorization header"
+                    )
+                token = _credentials(
+                    environ.get("HTTP_AUTHORIZATION"), "bearer", _BEARER_AGAIN
+                )
+                if token is None:
+                    return _unauthorized(environ, start_response, challenge)
+                if len(token) > MAX_CREDENTIALS:
+                    raise _bad_header(
+                        f"the token is longer than {MAX_CREDENTIALS} characters"
+                    )
+                if not _B64TOKEN.match(token):
+                    raise _bad_header("the token is not RFC 6750 b64token text")
+            except _BadRequest as exc:
+                description = str(exc).replace('"', "'")
+                return _bad_request(
+                    environ,
+                    start_response,
+                    exc,
+                    [
+                        (
+                            "WWW-Authenticate",
+                            f'{realm}, error="invalid_request", '
+                            f'error_description="{description}"',
+                        )
+                    ],
+                )
+            found = identify(token)
+            if found is None:
+                _log_refusal(environ, "invalid bearer token")
+                return plain_response(
+                    environ,
+                    start_response,
+                    "401 Unauthorized",
+                    "invalid access token\n",
+                    invalid,
+                )
+            user, claims, granted = found
+            if required and not required <= granted:
+                _log_refusal(environ, "a bearer token without the required scopes")
+                return plain_response(
+                    environ,
+                    start_response,
+                    "403 Forbidden",
+                    "insufficient scope\n",
+                    forbidden,
+                )
+            environ["REMOTE_USER"] = _native(user)
+            environ["AUTH_TYPE"] = "Bearer"
+            environ[USER_KEY] = user
+            if claims is not None:
+                environ[CLAIMS_KEY] = claims
+            return app(environ, start_response)
+
+        return bearer_auth_app
+
+    def _identify(self, token: str) -> tuple[str, Claims | None, frozenset[str]] | None:
+        """The user, claims and scopes of ``token``; None if it is not valid."""
+        verify = self._verify
+        if verify is None:
+            user = self._tokens.get(self._digest(token))
+            return None if user is None else (user, None, frozenset())
+        result = verify(token)
+        if result is None:
+            return None
+        if isinstance(result, str):
+            return _verified_user(result), None, frozenset()
+        if isinstance(result, Mapping):
+            return _verified_user(result.get("sub")), result, _granted(result)
+        raise TypeError(
+            "BearerAuth's verify must return a user name (str), a mapping with "
+            f"'sub', or None; got {type(result).__name__}"
+        )
+
+
+def _verified_user(user: object) -> str:
+    if not isinstance(user, str) or not user:
+        raise TypeError(
+            "BearerAuth's verify gave no user name: return a non-empty str, or a "
+            f"mapping whose 'sub' is one; got {user!r}"
+        )
+    return user
+
+
+def _granted(claims: Claims) -> frozenset[str]:
+    scope = claims.get("scope")
+    if scope is None:
+        return frozenset()
+    if isinstance(scope, str):
+        return frozenset(scope.split())
+    if isinstance(scope, Iterable) and all(isinstance(s, str) for s in scope):
+        return frozenset(scope)
+    raise TypeError(
+        "BearerAuth's verify returned a 'scope' that is neither a space-separated "
+        f"str nor a collection of str: {type(scope).__name__}"
+    )
+
+
+def _token_in_query(query: str) -> bool:
+    """Whether the query string has an ``access_token`` field (RFC 6750 §2.3)."""
+    if not query or ("access" not in query.lower() and "%" not in query):
+        return False
+    for field in query.split("&"):
+        name = field.partition("=")[0]
+        if "%" in name or "+" in name:
+            name = unquote(name.replace("+", " "), "latin-1")
+        if name == "access_token":
+            return True
+    return False
