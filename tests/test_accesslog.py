@@ -506,3 +506,57 @@ def test_the_raw_request_uri_is_preferred(stream: io.StringIO) -> None:
         RAW_URI="/a%2Fb?password=x&\u00e9",
     )
     assert one_line(text) == "/a%2Fb?password=[redacted]&%E9"
+
+
+def test_header_fields_redact_urls_too(stream: io.StringIO) -> None:
+    access = AccessLog(stream=stream, format="{referer} | {header[Referer]}")
+    text, _ = logged(
+        ScriptedApp(),
+        access=access,
+        headers={"Referer": "https://a.example/cb?access_token=hunter2;x=1"},
+    )
+    assert "hunter2" not in text
+    assert one_line(text).count("[redacted]") == 2
+
+
+def test_nothing_is_built_when_the_logger_is_off() -> None:
+    quiet = logging.getLogger("test.accesslog.quiet")
+    quiet.setLevel(logging.WARNING)
+    app = ScriptedApp()
+    iterable = AccessLog(logger=quiet)(app)(
+        make_environ(), lambda s, h, e=None: lambda d: None
+    )
+    assert iterable is app.last_iterable  # not even wrapped
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        (
+            {"logger": "myapp.access"},
+            TypeError,
+            "logging.getLogger\\('myapp.access'\\)",
+        ),
+        (
+            {"format": "{bytes_clf:>6d}"},
+            ValueError,
+            "cannot be used: Unknown format code 'd'",
+        ),
+        ({"format": "{path!z}"}, ValueError, "cannot be used"),
+    ],
+)
+def test_more_misconfiguration(
+    options: dict[str, object], error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        AccessLog(**options)  # type: ignore[arg-type]
+
+
+def test_number_fields_take_number_specs(stream: io.StringIO) -> None:
+    access = AccessLog(
+        stream=stream, format="{status:>4} {bytes:06d} {duration_ms:.1f}"
+    )
+    text, _ = logged(ScriptedApp(), access=access)
+    status, size, millis = one_line(text).split()
+    assert (status, size) == ("200", "000013")
+    assert float(millis) >= 0

@@ -317,18 +317,18 @@ def test_extra_names_in_any_form(debug: pytest.LogCaptureFixture, name: str) -> 
 
 def test_extra_names_are_matched_whole(debug: pytest.LogCaptureFixture) -> None:
     environ = make_environ(
-        "/?ssn=1&ssn_hint=2", REMOTE_USER="ann", REMOTE_USER_ID="7", SSN="123"
+        "/?dob=1&dob_hint=2", REMOTE_USER="ann", REMOTE_USER_ID="7", DOB="123"
     )
-    call_app(EnvironLog(redact=["ssn", "REMOTE_USER"])(ScriptedApp()), environ)
-    assert shown(debug, "QUERY_STRING") == f"'ssn={REDACTED}&ssn_hint=2'"
+    call_app(EnvironLog(redact=["dob", "REMOTE_USER"])(ScriptedApp()), environ)
+    assert shown(debug, "QUERY_STRING") == f"'dob={REDACTED}&dob_hint=2'"
     assert shown(debug, "REMOTE_USER") == REDACTED
-    assert shown(debug, "SSN") == REDACTED
+    assert shown(debug, "DOB") == REDACTED
     assert shown(debug, "REMOTE_USER_ID") == "'7'"
 
 
 def test_without_extra_names_they_are_shown(debug: pytest.LogCaptureFixture) -> None:
-    call_app(EnvironLog()(ScriptedApp()), "/?ssn=123", headers={"X-Tenant-Id": "t"})
-    assert shown(debug, "QUERY_STRING") == "'ssn=123'"
+    call_app(EnvironLog()(ScriptedApp()), "/?dob=123", headers={"X-Tenant-Id": "t"})
+    assert shown(debug, "QUERY_STRING") == "'dob=123'"
     assert shown(debug, "HTTP_X_TENANT_ID") == "'t'"
 
 

@@ -161,7 +161,8 @@ def test_head_gets_a_500_without_body() -> None:
             "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
             "text/html; charset=utf-8",
         ),
-        ("application/json", "application/problem+json"),
+        ("application/json", "application/json"),
+        ("application/problem+json;q=0, application/json", "application/json"),
         ("application/problem+json", "application/problem+json"),
         ("application/json, text/plain, */*", "application/problem+json"),
         ("text/html, application/json", "text/html; charset=utf-8"),
@@ -323,7 +324,7 @@ def test_http_exception_errors_use_our_page_and_keep_their_headers() -> None:
     result = linted(raising(not_allowed), headers={"Accept": "application/json"})
     assert result.status == "405 Method Not Allowed"
     assert result.header("Allow") == "GET"
-    assert result.header("Content-Type") == "application/problem+json"
+    assert result.header("Content-Type") == "application/json"
     assert result.header("Cache-Control") == "no-store"
     assert json.loads(result.body)["status"] == 405
     redirect = linted(raising(HTTPSeeOther(location="/elsewhere")))
@@ -453,3 +454,65 @@ def test_write_then_raise_is_an_error_after_the_body(
     assert result.body == b"partial"
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert "after the response began" in record.getMessage()
+
+
+# -- found in review ------------------------------------------------------------------
+
+
+def test_a_file_wrapper_keeps_sendfile(tmp_path: object) -> None:
+    from pathlib import Path
+    from wsgiref.util import FileWrapper
+
+    from wsgimw.testing import make_environ
+
+    path = Path(str(tmp_path)) / "f.txt"
+    path.write_bytes(b"file body")
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](path.open("rb"))  # type: ignore[no-any-return]
+
+    environ = make_environ()
+    environ["wsgi.file_wrapper"] = FileWrapper
+    iterable = ErrorHandler()(app)(environ, lambda s, h, e=None: lambda d: None)
+    assert isinstance(iterable, FileWrapper)
+    assert b"".join(iterable) == b"file body"
+    iterable.close()
+
+
+def test_a_replacement_page_is_sent_once() -> None:
+    result = linted(ScriptedApp(style="lazy", fail="chunk", at=0))
+    assert result.status_code == 500
+    assert result.chunks == [b"500 Internal Server Error\n"]
+
+
+def test_a_client_cannot_forge_error_log_lines(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    call_app(ErrorHandler()(raising(ValueError("x"))), PATH_INFO="/x\n\x1b[2JFORGED")
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "\n" not in record.getMessage()
+    assert "\x1b" not in record.getMessage()
+
+
+def test_webobs_base_http_exception_is_handled() -> None:
+    from webob.exc import HTTPException
+
+    result = linted(raising(HTTPException("maintenance", None)))
+    assert result.status_code == 500
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"debug": "false"}, "debug must be True or False"),
+        ({"http_exceptions": 1}, "http_exceptions must be True or False"),
+        ({"logger": "myapp.errors"}, "logging.getLogger\\('myapp.errors'\\)"),
+        ({"statuses": [(ValueError, 400)]}, "statuses must be a mapping"),
+    ],
+)
+def test_options_of_the_wrong_kind_are_refused(
+    options: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=message):
+        ErrorHandler(**options)  # type: ignore[arg-type]

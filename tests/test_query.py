@@ -777,3 +777,31 @@ def test_webob_writes_to_the_environ_and_we_do_not() -> None:
     app.query.add("b", "2")
     assert environ["QUERY_STRING"] == "a=1"
     assert set(environ) - set(make_environ("/")) == {ENVIRON_KEY}
+
+
+def test_a_subrequest_with_another_query_is_parsed_afresh() -> None:
+    seen: list[Pairs] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(list(environ[ENVIRON_KEY].items()))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b""]
+
+    parser = QueryParser()
+
+    def forwarding(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        for query in ("page=2", ""):
+            sub = dict(environ, QUERY_STRING=query)
+            list(
+                parser(app)(sub, lambda status, headers, exc_info=None: lambda d: None)
+            )
+        return parser(app)(environ, start_response)
+
+    call_app(parser(forwarding), "/?page=1")
+    assert seen == [[("page", "2")], [], [("page", "1")]]
+
+
+@pytest.mark.parametrize("charset", ["raw_unicode_escape", "unicode_escape"])
+def test_escape_codecs_are_refused(charset: str) -> None:
+    with pytest.raises(ValueError, match="cannot decode query strings"):
+        QueryParser(charset=charset)

@@ -4,6 +4,7 @@ a verifier, /health open."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from servers import fetch, running
@@ -120,6 +121,10 @@ def test_served_by_wsgiref(monkeypatch: pytest.MonkeyPatch) -> None:
         )
         assert status == 400
         assert 'error="invalid_request"' in headers["WWW-Authenticate"]
+        # wsgiref logs a request after answering it: wait (bounded) for the line.
+        deadline = time.monotonic() + 10
+        while "access_token" not in server.log and time.monotonic() < deadline:
+            time.sleep(0.05)
     assert "with 1 token(s)" in server.log
     # The server's own access log shows URLs: why a token in the query is
     # refused. Nothing else printed it.

@@ -133,7 +133,7 @@ def test_forbidden_is_a_403_logged_at_info_and_reported(
         (None, "text/plain; charset=utf-8"),
         ("*/*", "text/plain; charset=utf-8"),
         (BROWSER, "text/html; charset=utf-8"),
-        ("application/json", "application/problem+json"),
+        ("application/json", "application/json"),
         ("application/problem+json", "application/problem+json"),
     ],
 )

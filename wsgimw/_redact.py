@@ -16,6 +16,7 @@ __all__ = [
     "SECRET_ENVIRON_KEYS",
     "SECRET_NAME",
     "is_secret_environ_key",
+    "loggable",
     "redact_query",
     "redact_url",
     "secret_names",
@@ -43,11 +44,16 @@ SECRET_ENVIRON_KEYS = frozenset(
 #: the short ones, which must be the whole name.
 SECRET_NAME = re.compile(
     r"pass|pwd|secret|token|api[-_]?key|auth|session|sessid|csrf|xsrf|credential"
-    r"|signature|cookie|jwt|oidc|assertion|ticket"
+    r"|signature|cookie|jwt|oidc|assertion|ticket|totp|saml|cvv|cvc"
     r"|(?:\A|[-_.])(?:private|access|secret|encryption|signing)?[-_]?key\Z"
-    r"|\A(?:sig|sid|code|otp|pin)\Z",
+    r"|(?:\A|[-_.])code\Z|card[-_.]?number"
+    r"|\A(?:sig|sid|otp|pin|pw|ssn|mfa)\Z",
     re.IGNORECASE,
 )
+
+#: Names longer than this are treated as secret without matching: the
+#: pattern costs time per character, and a client chooses the length.
+LONGEST_NAME = 128
 
 
 def secret_names(extra: Iterable[str] = ()) -> re.Pattern[str]:
@@ -77,7 +83,7 @@ def is_secret_environ_key(key: str, names: re.Pattern[str] = SECRET_NAME) -> boo
     pattern costs about a microsecond a search; the bound keeps client-made
     header names from growing it.
     """
-    if key in SECRET_ENVIRON_KEYS:
+    if key in SECRET_ENVIRON_KEYS or len(key) > LONGEST_NAME:
         return True
     name = key[5:] if key.startswith("HTTP_") else key
     return bool(names.search(name))
@@ -88,31 +94,45 @@ def redact_query(query: str, names: re.Pattern[str] = SECRET_NAME) -> str:
 
     Works on the raw query string (PEP 3333: bytes held as latin-1) and
     leaves every other byte as it was; names are percent-decoded before
-    matching, so ``pass%77ord`` is caught too.
+    matching, so ``pass%77ord`` is caught too. Fields are split on ``;`` as
+    well as ``&``: some frameworks (WebOb, Pyramid) read ``;`` as a
+    separator, and hiding too much is the safe side.
     """
-    if not query:
+    if not query or "=" not in query:
         return query
-    fields = query.split("&")
+    fields = _FIELD_SEPARATORS.split(query)
     changed = False
-    for index, field in enumerate(fields):
-        name, equals, _value = field.partition("=")
+    for index in range(0, len(fields), 2):  # separators sit at odd indexes
+        name, equals, _value = fields[index].partition("=")
         if not equals:
             continue
         decoded = unquote_to_bytes(name.replace("+", " ")).decode("latin-1")
-        if names.search(decoded):
+        if len(decoded) > LONGEST_NAME or names.search(decoded):
             fields[index] = f"{name}={REDACTED}"
             changed = True
-    return "&".join(fields) if changed else query
+    return "".join(fields) if changed else query
+
+
+_FIELD_SEPARATORS = re.compile(r"([&;])")
+_USERINFO = re.compile(r"(?<=://)[^/?#@]*@")
 
 
 def redact_url(value: str, names: re.Pattern[str] = SECRET_NAME) -> str:
     """Secret-looking ``name=value`` pairs redacted in any text: after a
     ``?`` in a URL (REQUEST_URI, RAW_URI, Referer...), or in a value that is
     itself a query string."""
+    if "@" in value:  # https://user:password@host/ gives its password away
+        value = _USERINFO.sub(REDACTED + "@", value, count=1)
     head, mark, query = value.partition("?")
     if mark:
         return head + mark + redact_query(query, names)
     return redact_query(value, names)
+
+
+def loggable(text: str) -> str:
+    """``text`` on one line of a log: control characters escaped, so a
+    client cannot forge log lines or colour a terminal with a path."""
+    return text if text.isprintable() else repr(text)[1:-1]
 
 
 _SCALARS = frozenset({int, float, bool, type(None)})

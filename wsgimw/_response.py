@@ -196,7 +196,8 @@ def guard(
     """Call ``app`` with the server's own ``start_response``; hand what it
     raises to ``recovery``. For middleware that change nothing in a response
     but answer its errors: nothing is intercepted, and a list or tuple body
-    (which cannot raise and has no close()) is returned untouched."""
+    (which cannot raise and has no close()) or a ``wsgi.file_wrapper`` (so the
+    server keeps its sendfile()) is returned untouched."""
     try:
         iterable = app(environ, start_response)
     except Exception as error:
@@ -206,6 +207,9 @@ def guard(
         return [body]
     if type(iterable) in (list, tuple):
         return iterable
+    wrapper = environ.get("wsgi.file_wrapper")
+    if isinstance(wrapper, type) and isinstance(iterable, wrapper):
+        return iterable  # the server's sendfile() is worth more than a guard
     return _Guarded(iterable, environ, start_response, recovery)
 
 
@@ -238,15 +242,18 @@ class _Guarded:
                 if self._iterable is None:  # closed
                     raise StopIteration
                 iterator = self._iterator = iter(self._iterable)
-            return next(iterator)
+            chunk = next(iterator, _END)  # no StopIteration to catch per body
         except StopIteration:
             raise
         except Exception as error:
             body = self._recovery.recover(self._environ, self._start_response, error)
             if body is None:
                 raise
-            self._iterator = iter((body,))  # the replacement, then the end
-            return next(self._iterator)
+            self._iterator = iter(())  # the replacement ends the body
+            return body
+        if chunk is _END:
+            raise StopIteration
+        return chunk
 
     def close(self) -> None:
         iterable = self._iterable

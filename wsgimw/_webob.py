@@ -17,7 +17,16 @@ with warnings.catch_warnings():
         AcceptValidHeader,
         create_accept_header,
     )
-    from webob.exc import HTTPException  # type: ignore[import-untyped]
+    from webob.exc import (  # type: ignore[import-untyped]
+        HTTPException,
+        WSGIHTTPException,
+    )
     from webob.multidict import MultiDict  # type: ignore[import-untyped]
 
-__all__ = ["AcceptValidHeader", "HTTPException", "MultiDict", "create_accept_header"]
+__all__ = [
+    "AcceptValidHeader",
+    "HTTPException",
+    "MultiDict",
+    "WSGIHTTPException",
+    "create_accept_header",
+]

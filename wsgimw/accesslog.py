@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import IO, Any
 from urllib.parse import quote_from_bytes
 
+from ._options import logger_option
 from ._redact import (
     REDACTED,
     SECRET_NAME,
@@ -167,7 +168,8 @@ class _Headers(Mapping[str, str]):
             return "-"
         if is_secret_environ_key(key, self._names):
             return REDACTED
-        return _escape(_latin1(str(self._environ[key])))
+        # Any header may carry a URL with secrets in it (Referer, Origin...).
+        return _escape(redact_url(_latin1(str(self._environ[key])), self._names))
 
     def __iter__(self) -> Iterator[str]:  # pragma: no cover - format uses []
         return iter(())
@@ -228,22 +230,29 @@ class AccessLog:
             raise TypeError(f"redact takes a list of names, e.g. [{redact!r}]")
         self._json = format == "json"
         self._format = "" if self._json else _checked_format(_NAMED.get(format, format))
+        if not self._json:
+            _try_format(self._format)
         # The text fields the format shows: only those need escaping.
         self._text_fields = tuple(
             name
             for _, name, _, _ in string.Formatter().parse(self._format)
             if name in FIELDS and name not in _NUMBERS
         )
-        self._logger = logger or logging.getLogger("wsgimw.accesslog")
+        self._logger = logger_option("logger", logger, "wsgimw.accesslog")
         self._stream = stream
         self._lock = threading.Lock()
         self._trusted = trusted_proxies
         self._names = secret_names(list(redact))
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
+        logger_on = self._logger.isEnabledFor
+        to_stream = self._stream is not None
+
         def logged_app(
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
+            if not (to_stream or logger_on(logging.INFO)):
+                return app(environ, start_response)  # nobody would read the line
             return _Logged(environ, start_response, self).respond(app)
 
         return logged_app
@@ -350,7 +359,6 @@ class AccessLog:
             escaped: dict[str, Any] = dict(fields)
             for name in self._text_fields:
                 escaped[name] = _escape(fields[name])
-            escaped["duration_ms"] = f"{duration * 1000:.3f}"
             escaped["header"] = _Headers(environ, self._names)
             line = self._format.format_map(escaped)
         if self._stream is not None:
@@ -374,6 +382,27 @@ def _checked_format(template: str) -> str:
                 "or {header[Name]}, or format='common', 'combined' or 'json'"
             )
     return template
+
+
+def _try_format(template: str) -> None:
+    """Format sample fields once, so a spec or conversion the fields cannot
+    take (``{status:%H}``, ``{path!z}``) fails here, not at every request."""
+    sample: dict[str, Any] = {
+        name: 0 if name in _NUMBERS else "-" for name in FIELDS if name != "header"
+    }
+    sample["duration_ms"] = 0.0
+    sample["header"] = _SampleHeaders()
+    try:
+        template.format_map(sample)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        raise ValueError(
+            f"access log format {template!r} cannot be used: {error}"
+        ) from None
+
+
+class _SampleHeaders(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "-"
 
 
 class _Logged(Exchange):

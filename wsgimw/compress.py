@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache, partial
 from typing import Any, Literal
 
+from ._options import flag
 from ._response import (
     BodyFilter,
     Exchange,
@@ -388,7 +389,7 @@ class Compress:
         self._streaming_type = _type_matcher(STREAMING_CONTENT_TYPES, "streaming types")
         self._flush = flush
         self._etag = etag
-        self._file_wrapper = bool(file_wrapper)
+        self._file_wrapper = flag("file_wrapper", file_wrapper)
         self._settings = (
             minimum_size,
             tuple(content_types),

@@ -17,9 +17,11 @@ import traceback
 from collections.abc import Iterable
 from typing import Any
 
+from ._options import flag, logger_option
 from ._redact import (
     REDACTED,
     is_secret_environ_key,
+    loggable,
     redact_query,
     redact_url,
     secret_names,
@@ -79,12 +81,6 @@ def _compile(patterns: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(fnmatch.translate(p) for p in patterns))
 
 
-def _printable(text: str) -> str:
-    """``text`` on one line: control characters escaped, so a client cannot
-    forge log lines with a newline in a header or a path."""
-    return text if text.isprintable() else repr(text)[1:-1]
-
-
 def _text(value: object) -> str:
     return value if type(value) is str else ""
 
@@ -94,7 +90,7 @@ def _request_line(environ: Environ, names: re.Pattern[str]) -> str:
     path = _text(environ.get("SCRIPT_NAME")) + _text(environ.get("PATH_INFO"))
     query = redact_query(_text(environ.get("QUERY_STRING")), names)
     line = f"{_text(environ.get('REQUEST_METHOD')) or '-'} {path or '/'}"
-    return _printable(f"{line}?{query}" if query else line)
+    return loggable(f"{line}?{query}" if query else line)
 
 
 def _redact_set_cookie(value: str) -> str:
@@ -176,13 +172,6 @@ class EnvironLog:
         response: bool = False,
         logger: logging.Logger | logging.LoggerAdapter[Any] | None = None,
     ) -> None:
-        if logger is not None and not isinstance(
-            logger, (logging.Logger, logging.LoggerAdapter)
-        ):
-            raise TypeError(
-                "logger must be a logging.Logger, e.g. "
-                f"logger=logging.getLogger('myapp.environ'); got {logger!r}"
-            )
         self._include_patterns: tuple[str, ...] | None = None
         self._include: re.Pattern[str] | None = None
         if include is not None:
@@ -199,10 +188,8 @@ class EnvironLog:
         )
         self._redact = _check_names("redact", redact, "X-Tenant-Key")
         self._names = secret_names(self._redact)
-        self._response = bool(response)
-        self._logger: logging.Logger | logging.LoggerAdapter[Any] = (
-            logging.getLogger("wsgimw.environlog") if logger is None else logger
-        )
+        self._response = flag("response", response)
+        self._logger = logger_option("logger", logger, "wsgimw.environlog")
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
         enabled = self._logger.isEnabledFor
@@ -252,7 +239,7 @@ class EnvironLog:
                 continue
             if exclude is not None and exclude.match(key):
                 continue
-            lines.append((_printable(key), show_environ_value(key, value, names)))
+            lines.append((loggable(key), show_environ_value(key, value, names)))
         lines.sort()
         shown = len(lines)
         count = (
@@ -268,7 +255,7 @@ class EnvironLog:
 
     def _format_response(self, environ: Environ, status: str, headers: Headers) -> str:
         names = self._names
-        shown = _printable(status) if type(status) is str else type_label(status)
+        shown = loggable(status) if type(status) is str else type_label(status)
         lines = [f"response to {_request_line(environ, names)}: {shown}"]
         for item in headers:
             if (
@@ -282,9 +269,7 @@ class EnvironLog:
                 )
                 continue
             name, value = item
-            lines.append(
-                f"{_INDENT}{_printable(name)}: {self._show_header(name, value)}"
-            )
+            lines.append(f"{_INDENT}{loggable(name)}: {self._show_header(name, value)}")
         return "\n".join(lines)
 
     def _show_header(self, name: str, value: str) -> str:

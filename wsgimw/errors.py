@@ -24,9 +24,15 @@ from functools import lru_cache
 from http import HTTPStatus
 from typing import Any, cast
 
-from ._redact import show_environ_value
+from ._options import flag, logger_option
+from ._redact import loggable, show_environ_value
 from ._response import guard
-from ._webob import AcceptValidHeader, HTTPException, create_accept_header
+from ._webob import (
+    AcceptValidHeader,
+    HTTPException,
+    WSGIHTTPException,
+    create_accept_header,
+)
 from .types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
 
 __all__ = ["ErrorHandler"]
@@ -35,6 +41,7 @@ OnError = Callable[[Environ, ExcInfo], object]
 
 #: Errors already reported in this request, so nested handlers log once.
 _REPORTED = "wsgimw.errors.reported"
+_PROBLEM = "application/problem+json"
 _OFFERS = ("text/plain", "text/html", "application/problem+json", "application/json")
 
 
@@ -54,7 +61,9 @@ def _negotiate(accept: str) -> str:
         # text/plain, */*" asks for JSON.
         named = [part.split(";")[0].strip().lower() for part in accept.split(",")]
         best = min(top, key=lambda o: named.index(o) if o in named else len(named))
-    return "application/problem+json" if best.endswith("json") else best
+    if best.endswith("json") and any(o == _PROBLEM for o, _ in offers):
+        return _PROBLEM  # RFC 9457 problem details, when the client takes them
+    return str(best)
 
 
 def _redacted(environ: Environ) -> dict[str, str]:
@@ -103,6 +112,10 @@ class ErrorHandler:
             raise TypeError(
                 f"on_error must be a callable(environ, exc_info), got {on_error!r}"
             )
+        if statuses is not None and not isinstance(statuses, Mapping):
+            raise TypeError(
+                f"statuses must be a mapping such as {{PermissionError: 403}}, got {statuses!r}"
+            )
         checked: list[tuple[type[BaseException], int]] = []
         for cls, code in (statuses or {}).items():
             if not (isinstance(cls, type) and issubclass(cls, Exception)):
@@ -116,11 +129,11 @@ class ErrorHandler:
                     f"statuses[{cls.__name__}] must be an int status from 400 to 599, got {code!r}"
                 )
             checked.append((cls, code))
-        self._debug = bool(debug)
+        self._debug = flag("debug", debug)
         self._on_error = on_error
         self._statuses = tuple(checked)
-        self._http_exceptions = bool(http_exceptions)
-        self._logger = logger or logging.getLogger("wsgimw.errors")
+        self._http_exceptions = flag("http_exceptions", http_exceptions)
+        self._logger = logger_option("logger", logger, "wsgimw.errors")
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
         def error_handled_app(
@@ -180,8 +193,11 @@ class ErrorHandler:
         if any(seen is error for seen in reported):
             return code
         reported.append(error)
-        request = f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
-        http_response = isinstance(error, HTTPException) and self._http_exceptions
+        # Escaped: a client must not forge log lines with %0A in its path.
+        request = loggable(
+            f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '')}"
+        )
+        http_response = isinstance(error, WSGIHTTPException) and self._http_exceptions
         if http_response and phase == "before-body":
             self._logger.debug("%s answered %d", request, code)
             return code
@@ -211,8 +227,9 @@ class ErrorHandler:
 
     def status_for(self, error: Exception) -> int:
         """The status an error is answered with."""
-        if self._http_exceptions and isinstance(error, HTTPException):
-            return int(error.code)
+        code = getattr(error, "code", None) if self._http_exceptions else None
+        if isinstance(error, HTTPException) and isinstance(code, int):
+            return code
         for cls, code in self._statuses:
             if isinstance(error, cls):
                 return code
@@ -223,7 +240,7 @@ class ErrorHandler:
     ) -> tuple[str, Headers, bytes]:
         """The status, headers and body of the error response."""
         extra: Headers = []
-        if self._http_exceptions and isinstance(error, HTTPException):
+        if self._http_exceptions and isinstance(error, WSGIHTTPException):
             rendered = _render_http_exception(environ, error)
             if code < 400:  # a redirect or the like: webob's response as is
                 return rendered
@@ -238,9 +255,10 @@ class ErrorHandler:
         if media_type == "text/html":
             body = self._html(status, details)
             content_type = "text/html; charset=utf-8"
-        elif media_type == "application/problem+json":
+        elif media_type.endswith("json"):
+            # problem+json (RFC 9457), unless the client refused that type.
             body = self._json(code, status, details)
-            content_type = "application/problem+json"
+            content_type = media_type
         else:
             body = status + "\n"
             if details:

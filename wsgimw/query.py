@@ -40,6 +40,7 @@ _BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # text: all of ASCII, then the escapes of ISO-2022, IDNA's "xn--", HZ's "~{"
 # and UTF-7's "+...-", which turn plain ASCII into other characters.
 _ASCII_PROBES: Final = (
+    b"\\u0041",  # first: escape codecs turn it into "A" (and warn on the next)
     bytes(range(128)),
     b"\x1b$B!!\x1b(B",
     b"xn--bcher-kva",
@@ -353,8 +354,10 @@ class QueryParser:
         ) -> Iterable[bytes]:
             query = environ.get("QUERY_STRING") or ""
             if not query:
-                if key not in environ:
-                    environ[key] = new(query_dict)  # reads as empty
+                existing = environ.get(key)
+                if existing is None or getattr(existing, "_source", "") != "":
+                    mapping = environ[key] = new(query_dict)  # reads as empty
+                    mapping._source = ""
                 return app(environ, start_response)
             if len(query) > max_length:
                 return _too_long(environ, start_response, len(query), max_length)
@@ -364,9 +367,14 @@ class QueryParser:
                 fields = _count_fields(query)
                 if fields > max_fields:
                     return _too_many(environ, start_response, fields, max_fields)
-            if key in environ:
+            # Parsed already (by a QueryParser outside, or someone else's
+            # mapping): reuse it, unless we made it from another query (a
+            # subrequest with its own copy of the environ).
+            existing = environ.get(key)
+            if existing is not None and getattr(existing, "_source", query) == query:
                 return app(environ, start_response)
             mapping = new(query_dict)
+            mapping._source = query
             if check_first and ("%" in query or not query.isascii()):
                 # Only escapes and non-ASCII bytes can be invalid: decode now,
                 # so that a bad query gets its 400 whether or not it is read.

@@ -13,6 +13,7 @@ import codecs
 import logging
 from collections.abc import Callable, Iterable
 
+from ._options import flag
 from ._response import (
     BodyFilter,
     Buffer,
@@ -165,7 +166,7 @@ class Rewrite:
         self._headers = headers
         self._body = body
         self._text = text
-        self._buffered = bool(buffered)
+        self._buffered = flag("buffered", buffered)
         self._max_size = max_size
         self._content_types = _normalise_content_types(content_types)
 
