@@ -1,8 +1,11 @@
 """Benchmarks for wsgimw against hand-written code and its peers (DESIGN §6).
 
-Run ``python -m bench`` (or ``make bench``). Every figure is measured in one
+Run ``python -m bench`` (or ``make bench``). Every timing is measured in one
 process run, a row and its peer on the same request, with the candidates
 interleaved so that machine noise hits all of them alike; each is printed
 beside its peer as a ratio, with the DESIGN budget it is held to: as
 written, and scaled by how this machine's bare app compares with DESIGN's.
+Compress is also measured as a stream (MB/s beside the raw compressors,
+`bench.compression`) and for peak memory, each memory case in a fresh
+interpreter (`bench.memory`).
 """

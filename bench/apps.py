@@ -367,3 +367,51 @@ def trans_logger(app: WSGIApp) -> WSGIApp:
     # Given a logger, TransLogger neither adds a handler nor sets a level.
     middleware: WSGIApp = PasteTransLogger(app, logger=TRANS_LOG)
     return middleware
+
+
+# -- Compress when it does not act -------------------------------------------
+#
+# Responses Compress would compress for a GET that accepts gzip (a 2 KiB
+# text/html page), and one it never compresses (an image/png of that size),
+# each a list body with its Content-Length, as most frameworks answer.
+
+PAGE = (
+    b"<!doctype html>\n<html><head><title>Hello</title></head><body>\n"
+    + b"<p>Hello, world! This paragraph is here to be compressed.</p>\n" * 31
+    + b"</body></html>\n"
+)
+_PAGE_LENGTH = str(len(PAGE))
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8
+_PNG_LENGTH = str(len(PNG))
+
+
+def page_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    start_response(
+        STATUS,
+        [
+            ("Content-Type", "text/html; charset=utf-8"),
+            ("Content-Length", _PAGE_LENGTH),
+        ],
+    )
+    return [PAGE]
+
+
+def png_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    start_response(
+        STATUS, [("Content-Type", "image/png"), ("Content-Length", _PNG_LENGTH)]
+    )
+    return [PNG]
+
+
+def make_plain_environ() -> Environ:
+    """The browser's GET from a client that sends no Accept-Encoding."""
+    environ = make_environ()
+    del environ["HTTP_ACCEPT_ENCODING"]
+    return environ
+
+
+def make_head_environ() -> Environ:
+    """The browser's request, as HEAD."""
+    environ = make_environ()
+    environ["REQUEST_METHOD"] = "HEAD"
+    return environ

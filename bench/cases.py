@@ -7,32 +7,17 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import apps
+from bench import apps, streams
+from bench.budgets import Budget
 from wsgimw.types import Environ, ExcInfo, Headers, Write, WSGIApp
-
-
-@dataclass(frozen=True)
-class Budget:
-    """A limit on the extra ns over the bare app (or over the bare app
-    served the same way, see `Case.baseline`) and/or on the ratio
-    ``peer / this`` (above 1: this row is faster than its peer)."""
-
-    text: str
-    max_extra_ns: float | None = None
-    min_ratio: float | None = None
-
-    def holds(self, extra_ns: float, ratio: float | None, scale: float = 1.0) -> bool:
-        """Whether the figures meet the budget, its ns limit multiplied by
-        ``scale`` (ratios compare two figures from one machine: not scaled)."""
-        if self.max_extra_ns is not None and extra_ns > self.max_extra_ns * scale:
-            return False
-        return self.min_ratio is None or (ratio is not None and ratio >= self.min_ratio)
-
 
 # How a row's requests get their environ.
 SHARED = "shared"  # one dict for every request: the layers leave it alone
 FRESH = "fresh"  # a copy of the template per request: the layers write to it
 FRESH_QUERY = "fresh, with query"  # the same, the template carrying QUERY
+# Shared too, for Compress's rows: no Accept-Encoding; a HEAD request.
+PLAIN = "shared, no Accept-Encoding"
+HEAD = "shared, HEAD"
 
 
 @dataclass(frozen=True)
@@ -54,19 +39,24 @@ class Case:
     verify: Callable[[], None] | None = None
     #: A heading printed above the row in the table.
     section: str = ""
+    #: The row its extra ns is measured over, when not the bare app served
+    #: the same kind of environ: the bare app of the same response.
+    over: str | None = None
 
     @property
     def fresh(self) -> bool:
-        return self.environ != SHARED
+        return self.environ in (FRESH, FRESH_QUERY)
 
     @property
     def baseline(self) -> str | None:
         """The row its extra ns is measured over (None for the bare app)."""
         if self.key == BARE:
             return None
+        if self.over is not None:
+            return self.over
         if self.key in BASELINES.values():
             return BARE  # the copy's own cost
-        return BASELINES[self.environ]
+        return BASELINES.get(self.environ, BARE)
 
 
 BARE = "bare"
@@ -268,6 +258,86 @@ CASES: tuple[Case, ...] = (
         app=apps.webob_reading_app,
         environ=FRESH_QUERY,
     ),
+    Case(
+        "bare_page",
+        "bare app, 2 KiB text/html",
+        _bare,
+        short="bare page",
+        app=apps.page_app,
+        body=apps.PAGE,
+        section="Compress() when it does not act, vs Paste's gzipper (Django's "
+        "GZipMiddleware: see notes); extra ns over the bare app answering the "
+        "same response",
+    ),
+    Case(
+        "compress_plain",
+        "Compress, no Accept-Encoding",
+        streams.compress_layer,
+        "paste_plain",
+        NOT_ACTING,
+        app=apps.page_app,
+        environ=PLAIN,
+        body=apps.PAGE,
+        over="bare_page",
+    ),
+    Case(
+        "paste_plain",
+        "Paste gzipper, no Accept-Encoding",
+        streams.paste_gzipper,
+        short="Paste",
+        app=apps.page_app,
+        environ=PLAIN,
+        body=apps.PAGE,
+        over="bare_page",
+    ),
+    Case(
+        "compress_head",
+        "Compress, HEAD (GET's headers)",
+        streams.compress_layer,
+        "paste_head",
+        NOT_ACTING,
+        app=apps.page_app,
+        environ=HEAD,
+        body=apps.PAGE,
+        over="bare_page",
+    ),
+    Case(
+        "paste_head",
+        "Paste gzipper, HEAD",
+        streams.paste_gzipper,
+        short="Paste",
+        app=apps.page_app,
+        environ=HEAD,
+        body=apps.PAGE,
+        over="bare_page",
+    ),
+    Case(
+        "bare_png",
+        "bare app, 2 KiB image/png",
+        _bare,
+        short="bare png",
+        app=apps.png_app,
+        body=apps.PNG,
+    ),
+    Case(
+        "compress_png",
+        "Compress, image/png, gzip accepted",
+        streams.compress_layer,
+        "paste_png",
+        NOT_ACTING,
+        app=apps.png_app,
+        body=apps.PNG,
+        over="bare_png",
+    ),
+    Case(
+        "paste_png",
+        "Paste gzipper, image/png",
+        streams.paste_gzipper,
+        short="Paste",
+        app=apps.png_app,
+        body=apps.PNG,
+        over="bare_png",
+    ),
 )
 
 
@@ -275,6 +345,10 @@ def template_environ(kind: str) -> Environ:
     """The environ a row of this kind is served (or copies per request)."""
     if kind == SHARED:
         return apps.make_environ()
+    if kind == PLAIN:
+        return apps.make_plain_environ()
+    if kind == HEAD:
+        return apps.make_head_environ()
     return apps.make_fresh_environ(apps.QUERY if kind == FRESH_QUERY else "")
 
 

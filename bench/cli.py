@@ -11,18 +11,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import apps
+from bench import apps, compression, memory, streams
+from bench.budgets import Budget
 from bench.cases import (
     BARE,
     CASES,
     CLOSING_LAYER,
     NOT_ACTING,
     REFERENCE_BARE_NS,
-    Budget,
     Case,
     check,
     template_environ,
 )
+from bench.compression import FLOWS, THROUGHPUT, Flow
 from bench.harness import (
     Summary,
     make_timer,
@@ -32,9 +33,14 @@ from bench.harness import (
     summarise,
 )
 
-# Full mode: about 20 s on this kind of machine. Fast mode: a smoke run.
+# Full mode: about 70 s on this kind of machine (35 s of per-request rows,
+# 25 s of throughput, 8 s of memory cases). Fast mode: a smoke run, ~1.5 s.
 FULL_REPEATS, FULL_SAMPLE_MS = 40, 20.0
 FAST_REPEATS, FAST_SAMPLE_MS = 5, 2.0
+# The throughput rows: one sample is at least one whole body, after one
+# untimed body (see `measure`'s warm_up), so they take a fifth of the
+# repeats (at least 2).
+FULL_BODY, FAST_BODY = 4 * streams.MIB, 256 * streams.KIB
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,31 @@ class Row:
     ratio: float | None  # peer / this, when the row has a peer
     passed: bool | None  # None when the row has no budget
     passed_scaled: bool | None  # the same, ns budgets scaled to this machine
+
+
+@dataclass(frozen=True)
+class FlowRow:
+    """One throughput row: MB/s are 10**6 bytes of body per second."""
+
+    flow: Flow
+    summary: Summary  # of MB/s
+    samples: list[float]  # ns per body
+    body: int  # bytes in
+    compressed: int  # bytes out
+    ratio: float | None  # this MB/s / peer MB/s (peer ns / this ns)
+    passed: bool | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything one run measured."""
+
+    rows: list[Row]
+    flows: list[FlowRow]
+    peaks: list[memory.Peak]
+    repeats: int
+    flow_repeats: int
+    sample_ms: float
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -77,6 +108,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--repeats must be at least 2 (a spread needs two figures)")
     if args.sample_ms <= 0:
         parser.error("--sample-ms must be positive")
+    args.body = FAST_BODY if args.fast else FULL_BODY
+    args.large = memory.LARGE_FAST if args.fast else memory.LARGE_FULL
     return args
 
 
@@ -97,20 +130,54 @@ def run(repeats: int, sample_ms: float) -> list[Row]:
     return [_row(case, samples, scale) for case in CASES]
 
 
+def flow_repeats(repeats: int) -> int:
+    return max(2, repeats // 5)
+
+
+def run_throughput(repeats: int, sample_ms: float, body_size: int) -> list[FlowRow]:
+    """Every throughput candidate on the same body, interleaved as the
+    per-request rows are; each loop compresses the whole body once."""
+    body = streams.json_body(body_size)
+    chunks = {size: streams.cut(body, size) for size in compression.CHUNK_SIZES}
+    sizes = {}
+    timers = {}
+    for flow in FLOWS:
+        sizes[flow.key] = compression.check(flow, chunks[flow.chunk_size], body)
+        timers[flow.key] = compression.make_flow_timer(flow, chunks[flow.chunk_size])
+    samples = measure(
+        timers,
+        repeats,
+        sample_ms / 1000,
+        _progress(repeats, "throughput repeat"),
+        first_loops=1,
+        warm_up=True,
+    )
+    rows = []
+    for flow in FLOWS:
+        mine = samples[flow.key]
+        ratio = None if flow.peer is None else paired_ratio(samples[flow.peer], mine)
+        passed = None if flow.budget is None else flow.budget.holds(0.0, ratio)
+        mbps = summarise([len(body) / ns * 1e3 for ns in mine])
+        rows.append(
+            FlowRow(flow, mbps, mine, len(body), sizes[flow.key], ratio, passed)
+        )
+    return rows
+
+
 def budget_scale(bare_ns: float) -> float:
     """What DESIGN's ns budgets are multiplied by for the "scaled" verdict:
     how much slower the bare app is here than on the reference machine."""
     return bare_ns / REFERENCE_BARE_NS
 
 
-def _progress(repeats: int) -> Callable[[int], object] | None:
+def _progress(repeats: int, what: str = "repeat") -> Callable[[int], object] | None:
     # Only on a terminal: a log file or a test's captured output stays clean.
     if not sys.stderr.isatty():
         return None
 
     def show(done: int) -> None:
         end = "\n" if done == repeats else ""
-        print(f"\rrepeat {done}/{repeats}", end=end, file=sys.stderr, flush=True)
+        print(f"\r{what} {done}/{repeats}", end=end, file=sys.stderr, flush=True)
 
     return show
 
@@ -169,12 +236,20 @@ def _short(key: str) -> str:
     return case.short or case.label
 
 
-def _line(cells: Sequence[str]) -> str:
+def _line(
+    cells: Sequence[str],
+    columns: Sequence[tuple[str, int]] = _COLUMNS,
+    right: Sequence[bool] = _RIGHT,
+) -> str:
     # Numbers read best right-aligned; words left-aligned.
     parts = []
-    for (_, width), cell, right in zip(_COLUMNS, cells, _RIGHT, strict=True):
-        parts.append(cell.rjust(width) if right else cell.ljust(width))
+    for (_, width), cell, is_right in zip(columns, cells, right, strict=True):
+        parts.append(cell.rjust(width) if is_right else cell.ljust(width))
     return "  ".join(parts).rstrip()
+
+
+def _rule(columns: Sequence[tuple[str, int]]) -> str:
+    return _line(["-" * width for _, width in columns], columns, [False] * len(columns))
 
 
 def _scale(rows: Sequence[Row]) -> float:
@@ -182,26 +257,128 @@ def _scale(rows: Sequence[Row]) -> float:
     return budget_scale(bare.summary.median)
 
 
-def format_table(rows: Sequence[Row], repeats: int, sample_ms: float) -> str:
+def format_table(report: Report) -> str:
+    rows = report.rows
     scale = _scale(rows)
     titles = [title for title, _ in _COLUMNS]
     titles[-1] = f"scaled x{scale:.2f}"
     lines = [
         f"wsgimw bench: Python {platform.python_version()} "
         f"({platform.python_implementation()}) on {platform.machine()}, "
-        f"{repeats} interleaved repeats of ~{sample_ms:g} ms per row",
+        f"{report.repeats} interleaved repeats of ~{report.sample_ms:g} ms per row",
         "",
         _line(titles),
-        _line(["-" * width for _, width in _COLUMNS]),
+        _rule(_COLUMNS),
     ]
     for row in rows:
         if row.case.section:
             lines.append(f"-- {row.case.section}")
         lines.append(_line(_cells(row, scale)))
     lines.append("")
-    lines.extend(_notes(rows, scale))
+    lines.extend(_flow_table(report, scale))
+    lines.append("")
+    lines.extend(_memory_table(report.peaks, scale))
+    lines.append("")
+    lines.extend(_notes(report, scale))
     return "\n".join(lines)
 
+
+# -- throughput and memory tables --------------------------------------------
+
+_FLOW_COLUMNS = (
+    ("name", 50),
+    ("MB/s median +- sd", 17),
+    ("out/in", 6),
+    ("this/peer MB/s", 19),
+    ("budget (DESIGN §6)", 19),
+    ("unscaled", 8),
+    ("scaled", 16),
+)
+_FLOW_RIGHT = (False, True, True, False, False, False, False)
+
+
+def _flow_short(key: str) -> str:
+    flow = next(flow for flow in FLOWS if flow.key == key)
+    return flow.short or flow.label
+
+
+def _flow_cells(row: FlowRow) -> tuple[str, ...]:
+    flow, summary = row.flow, row.summary
+    versus = "-"
+    if row.ratio is not None and flow.peer is not None:
+        versus = f"{row.ratio:.3f}x of {_flow_short(flow.peer)}"
+    return (
+        flow.label,
+        f"{summary.median:6.1f} +- {summary.stdev:5.1f}",
+        f"{row.compressed / row.body:.1%}",
+        versus,
+        "-" if flow.budget is None else flow.budget.text,
+        _VERDICT[row.passed],
+        # A ratio of two figures from one run: the same verdict scaled.
+        _VERDICT[row.passed],
+    )
+
+
+def _flow_table(report: Report, scale: float) -> list[str]:
+    body = report.flows[0].body
+    titles = [title for title, _ in _FLOW_COLUMNS]
+    titles[-1] = f"scaled x{scale:.2f}"
+    lines = [
+        f"Compress throughput: one {body / streams.MIB:.2f} MiB JSON body per "
+        f"request, {report.flow_repeats} interleaved repeats of "
+        f"~{report.sample_ms:g} ms or one body, whichever is longer, each "
+        "after one untimed body",
+        "",
+        _line(titles, _FLOW_COLUMNS, _FLOW_RIGHT),
+        _rule(_FLOW_COLUMNS),
+    ]
+    for row in report.flows:
+        if row.flow.section:
+            lines.append(f"-- {row.flow.section}")
+        lines.append(_line(_flow_cells(row), _FLOW_COLUMNS, _FLOW_RIGHT))
+    return lines
+
+
+def _mib(kib: int, sign: bool = False) -> str:
+    return f"{kib / 1024:{'+' if sign else ''}.2f} MiB"
+
+
+def _memory_table(peaks: Sequence[memory.Peak], scale: float) -> list[str]:
+    large = f"{peaks[0].large // streams.MIB} MiB"
+    small = f"{memory.SMALL // streams.MIB} MiB"
+    columns = (
+        ("name", 37),
+        (f"peak RSS, {small} body", 20),
+        (f"peak RSS, {large} body", 22),
+        ("growth", 12),
+        ("budget (DESIGN §6)", 19),
+        ("unscaled", 8),
+        (f"scaled x{scale:.2f}", 16),
+    )
+    right = (False, True, True, True, False, False, False)
+    lines = [
+        f"Compress memory: JSON bodies of {small} and {large} streamed through "
+        "gzip, each in a fresh interpreter; peak RSS during the request (see "
+        "notes)",
+        "",
+        _line([title for title, _ in columns], columns, right),
+        _rule(columns),
+    ]
+    for peak in peaks:
+        cells = (
+            peak.label,
+            _mib(peak.small_kib),
+            _mib(peak.large_kib),
+            _mib(peak.growth_kib, sign=True),
+            memory.GROWTH_BUDGET_TEXT if peak.budget else "-",
+            _VERDICT[peak.passed],
+            _VERDICT[peak.passed],  # bytes, not ns: never scaled
+        )
+        lines.append(_line(cells, columns, right))
+    return lines
+
+
+# -- notes -------------------------------------------------------------------
 
 _ACTING_PATHS = (
     "ErrorHandler, app raises: answers a 500 text/html page (type negotiated "
@@ -223,16 +400,36 @@ _ACTING_PATHS = (
     "AccessLog builds its line at close(), with the bytes actually sent and "
     "the duration; TransLogger builds its line inside start_response, with "
     "the Content-Length header's figure.",
+    "Compress, not acting: with no Accept-Encoding it still adds "
+    "'Vary: Accept-Encoding' to a response it would have compressed; for "
+    "HEAD it sends the headers a GET would get (Content-Encoding, Vary, no "
+    "Content-Length) and the app's own body iterable; for image/png it "
+    "looks at the headers (through its Exchange, which waits for the app "
+    "to return so it can see the iterable) and passes the app's iterable "
+    "on. Paste's gzipper steps aside when 'gzip' is not in Accept-Encoding "
+    "or for HEAD (so its HEAD headers differ from its GET's); for image/png "
+    "it does not compress, but still copies the whole body into a buffer "
+    "and answers it as one chunk.",
+    "Django's GZipMiddleware is not compared per request: it is a Django "
+    "middleware on HttpRequest/HttpResponse objects, not a WSGI layer, and "
+    "timing it around a WSGI app would time Django's whole handler (request "
+    "and response objects, URL resolving) rather than the middleware. It "
+    "has no image/png or HEAD equivalent either: it compresses any content "
+    "type, and HEAD bodies are dropped later by Django's handler. Its "
+    "streaming compressor, django.utils.text.compress_sequence, is in the "
+    "throughput rows (it needs no settings).",
 )
 
 
-def _notes(rows: Sequence[Row], scale: float) -> list[str]:
+def _notes(report: Report, scale: float) -> list[str]:
+    rows = report.rows
     by_key = {row.case.key: row for row in rows}
     notes = [
         "ns/req: median over repeats of the mean per request, +- their stdev.",
         "extra ns: median over repeats of (row - bare app) in the same repeat; "
         "under an 'environ copied' heading, of (row - bare app served a copy "
-        "too), so the copy is not counted.",
+        "too), so the copy is not counted; under Compress's heading, of (row - "
+        "the bare app answering the same response).",
         "peer/this: median over repeats of peer ns / row ns; above 1, the row "
         "is faster.",
     ]
@@ -257,22 +454,30 @@ def _notes(rows: Sequence[Row], scale: float) -> list[str]:
             f"{ours:+.1f} = {theirs / ours:.2f}x"
         )
     notes.extend(_ACTING_PATHS)
+    notes.extend(_flow_notes(report.flows))
+    notes.extend(_memory_notes(report.peaks))
     bare = by_key[BARE].summary.median
     notes.append(
         f"bare app here: {bare:.0f} ns, on DESIGN's reference machine "
         f"~{REFERENCE_BARE_NS:.0f} ns ({scale:.2f}x). 'unscaled' holds rows to "
         f"DESIGN's ns figures as written; 'scaled x{scale:.2f}' multiplies each "
-        "ns budget by that factor (ratio budgets are never scaled)."
+        "ns budget by that factor (ratio and memory budgets are never scaled)."
     )
     notes.append(
         "DESIGN §6 budgets as they stand: a middleware that does not act "
         f"{NOT_ACTING.text[6:]}, a closing layer (wraps the body to see close()) "
         f"{CLOSING_LAYER.text[6:]} per request; scaled x{scale:.2f}: "
         f"<= {_limit(NOT_ACTING) * scale:.0f} ns and "
-        f"<= {_limit(CLOSING_LAYER) * scale:.0f} ns."
+        f"<= {_limit(CLOSING_LAYER) * scale:.0f} ns; compression at least "
+        f"{THROUGHPUT.min_ratio:.0%} of the raw compressor's MB/s on the same "
+        "chunks, peak memory independent of body size."
     )
     unscaled = [row.passed for row in rows if row.passed is not None]
+    unscaled += [row.passed for row in report.flows if row.passed is not None]
+    unscaled += [peak.passed for peak in report.peaks if peak.passed is not None]
     scaled = [row.passed_scaled for row in rows if row.passed_scaled is not None]
+    scaled += [row.passed for row in report.flows if row.passed is not None]
+    scaled += [peak.passed for peak in report.peaks if peak.passed is not None]
     notes.append(
         f"budgets (DESIGN §6): {unscaled.count(True)} PASS, "
         f"{unscaled.count(False)} MISS unscaled; {scaled.count(True)} PASS, "
@@ -281,18 +486,93 @@ def _notes(rows: Sequence[Row], scale: float) -> list[str]:
     return notes
 
 
+def _flow_notes(flows: Sequence[FlowRow]) -> list[str]:
+    by_key = {row.flow.key: row for row in flows}
+    notes = [
+        "MB/s: 10**6 bytes of body per second (the body's length over one "
+        "request's time), median over repeats +- their stdev. out/in: "
+        "compressed size over body size. this/peer MB/s: median over repeats "
+        "of peer time / row time; above 1, the row is faster.",
+        "Throughput paths: Compress() and Paste's gzipper are whole WSGI "
+        "requests (a generator app yielding the chunks, the layer, a server "
+        "loop that iterates the response, closes it and lets go of it as a "
+        "server's handler does when it returns, Accept-Encoding naming only "
+        "the coding measured); the raw compressors and Django's "
+        "compress_sequence are generators over the same chunks, drained by a "
+        "loop. Each timed sample follows one untimed body of the same "
+        "candidate: brotli maps and unmaps ~5 MiB per body, and without it "
+        "whichever candidate follows a brotli one pays for regrowing the "
+        "heap (page faults; ~10% on zstd). Paste writes through gzip.GzipFile into an in-memory buffer "
+        "and sends the body as one chunk at the end; Django writes through "
+        "gzip.GzipFile into a streaming buffer and yields what it has.",
+        "Compress() gzip beside its peers, their time / its time:",
+    ]
+    for row in flows:
+        if row.flow.coding != "gzip" or row.flow.layer is None:
+            continue
+        if row.flow.peer is None or row.flow.budget is None:
+            continue
+        stem = row.flow.key.removesuffix("_compress")
+        versus = [
+            f"{by_key[f'{stem}_{peer}'].flow.short} "
+            f"{paired_ratio(by_key[f'{stem}_{peer}'].samples, row.samples):.2f}x"
+            for peer in ("paste", "django")
+        ]
+        notes.append(f"  {row.flow.label}: {', '.join(versus)}")
+    return notes
+
+
+def _memory_notes(peaks: Sequence[memory.Peak]) -> list[str]:
+    sources = sorted({peak.source for peak in peaks})
+    reset = all(peak.reset for peak in peaks)
+    if sources == ["VmHWM"] and reset:
+        how = (
+            "the kernel's RSS high-water mark (VmHWM in /proc/self/status), "
+            "reset to the resident size just before the request "
+            "(/proc/self/clear_refs), so start-up peaks do not count. Not "
+            "getrusage's ru_maxrss: Linux carries it across fork and exec, so "
+            "a child of this bench never reads below the bench's own RSS"
+        )
+    else:
+        how = (
+            f"read from {' and '.join(sources)}, NOT reset before the request: "
+            "start-up peaks (and, for ru_maxrss, the bench's own RSS, inherited "
+            "across fork and exec) can hide some of the request's"
+        )
+    notes = [
+        "Memory: each case in a fresh interpreter (python -m bench.memory); "
+        f"peak RSS (C allocations included; not tracemalloc) is {how}. The app "
+        f"makes the body on the fly from a {memory.POOL_SIZE // streams.KIB} "
+        f"KiB pool of JSON chunks of {memory.CHUNK_SIZE // streams.KIB} KiB; "
+        "the server loop decodes each chunk (64 KiB at a time) to check the "
+        "body, and drops it. growth: peak with the large body - peak with the "
+        "small one.",
+    ]
+    for peak in peaks:
+        notes.append(
+            f"  {peak.label}: resident at the request's start "
+            f"{_mib(peak.before_small_kib)} / {_mib(peak.before_large_kib)}, "
+            f"so the request added {_mib(peak.small_kib - peak.before_small_kib)}"
+            f" / {_mib(peak.large_kib - peak.before_large_kib)}; it sent "
+            f"{peak.sent_large / streams.MIB:.1f} MiB of gzip for the "
+            f"{peak.large // streams.MIB} MiB body"
+        )
+    return notes
+
+
 def _limit(budget: Budget) -> float:
     assert budget.max_extra_ns is not None
     return budget.max_extra_ns
 
 
-def to_json(rows: Sequence[Row], repeats: int, sample_ms: float) -> dict[str, object]:
+def to_json(report: Report) -> dict[str, object]:
+    rows = report.rows
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "machine": platform.machine(),
-        "repeats": repeats,
-        "sample_ms": sample_ms,
+        "repeats": report.repeats,
+        "sample_ms": report.sample_ms,
         "reference_bare_ns": REFERENCE_BARE_NS,
         "budget_scale": _scale(rows),
         "rows": [
@@ -314,14 +594,59 @@ def to_json(rows: Sequence[Row], repeats: int, sample_ms: float) -> dict[str, ob
             }
             for row in rows
         ],
+        "throughput_repeats": report.flow_repeats,
+        "throughput": [
+            {
+                "key": row.flow.key,
+                "name": row.flow.label,
+                "coding": row.flow.coding,
+                "chunk_size": row.flow.chunk_size,
+                "body_bytes": row.body,
+                "compressed_bytes": row.compressed,
+                "median_mbps": row.summary.median,
+                "mean_mbps": row.summary.mean,
+                "stdev_mbps": row.summary.stdev,
+                "peer": row.flow.peer,
+                "this_over_peer": row.ratio,
+                "budget": None if row.flow.budget is None else row.flow.budget.text,
+                "passed": row.passed,
+                "samples_ns": row.samples,
+            }
+            for row in report.flows
+        ],
+        "memory": [
+            {
+                "key": peak.key,
+                "name": peak.label,
+                "small_body_bytes": memory.SMALL,
+                "large_body_bytes": peak.large,
+                "peak_rss_small_kib": peak.small_kib,
+                "peak_rss_large_kib": peak.large_kib,
+                "resident_before_small_kib": peak.before_small_kib,
+                "resident_before_large_kib": peak.before_large_kib,
+                "growth_kib": peak.growth_kib,
+                "peak_reset": peak.reset,
+                "peak_source": peak.source,
+                "budget": memory.GROWTH_BUDGET_TEXT if peak.budget else None,
+                "passed": peak.passed,
+            }
+            for peak in report.peaks
+        ],
     }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    # Memory first: its cases run in parallel subprocesses, which would
+    # disturb the timings if they overlapped.
+    peaks = memory.measure(args.large)
     rows = run(args.repeats, args.sample_ms)
-    print(format_table(rows, args.repeats, args.sample_ms))
+    repeats = flow_repeats(args.repeats)
+    flows = run_throughput(repeats, args.sample_ms, args.body)
+    report = Report(rows, flows, peaks, args.repeats, repeats, args.sample_ms)
+    print(format_table(report))
     if args.json is not None:
-        figures = to_json(rows, args.repeats, args.sample_ms)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        args.json.write_text(
+            json.dumps(to_json(report), indent=2) + "\n", encoding="utf-8"
+        )
     return 0

@@ -49,17 +49,39 @@ finally:
 """
 
 
+# The same, letting go of the response once it is closed, as a server's
+# request handler does when it returns. SERVE keeps the last response (and
+# whatever it holds) alive until the next one has been made: no matter for
+# small responses, but a compressor's state is up to a few MiB, and making
+# the next one while the last is still alive defeats the allocator's reuse.
+SERVE_AND_RELEASE = (
+    SERVE
+    + """iterable = close = None
+"""
+)
+
+
 def make_timer(
     app: WSGIApp,
     environ: Environ,
     start_response: StartResponse,
     *,
     fresh: bool = False,
+    release: bool = False,
 ) -> timeit.Timer:
     """A timer serving ``app`` the same ``environ`` on every request, or,
-    with ``fresh``, a new copy of it on every request."""
+    with ``fresh``, a new copy of it on every request; with ``release``,
+    dropping each response once it is closed (`SERVE_AND_RELEASE`)."""
     # The setup runs inside timeit's function, so the three names become
     # local variables there, the cheapest lookup Python has.
+    if release:
+        if fresh:
+            raise ValueError("release is for shared environs only")
+        return timeit.Timer(
+            SERVE_AND_RELEASE,
+            setup="app, environ, start_response = _target",
+            globals={"_target": (app, environ, start_response)},
+        )
     if fresh:
         return timeit.Timer(
             SERVE_FRESH,
@@ -73,9 +95,10 @@ def make_timer(
     )
 
 
-def calibrate(timer: timeit.Timer, sample_seconds: float) -> int:
-    """How many loops make one sample last about ``sample_seconds``."""
-    loops = 10
+def calibrate(timer: timeit.Timer, sample_seconds: float, first_loops: int = 10) -> int:
+    """How many loops make one sample last about ``sample_seconds``, trying
+    ``first_loops`` first (1 for timers whose every loop is long)."""
+    loops = first_loops
     while True:
         elapsed = timer.timeit(loops)
         # A tenth of the target is long enough to extrapolate from.
@@ -89,14 +112,23 @@ def measure(
     repeats: int,
     sample_seconds: float,
     progress: Callable[[int], object] | None = None,
+    first_loops: int = 10,
+    warm_up: bool = False,
 ) -> dict[str, list[float]]:
-    """ns per request for each timer, one figure per repeat."""
+    """ns per request for each timer, one figure per repeat. With
+    ``warm_up``, one untimed loop runs before each sample, so that what the
+    candidate before it left behind (the allocator's state, after one that
+    maps and unmaps megabytes per request) does not fall on its figure."""
     names = list(timers)
-    loops = {name: calibrate(timers[name], sample_seconds) for name in names}
+    loops = {
+        name: calibrate(timers[name], sample_seconds, first_loops) for name in names
+    }
     samples: dict[str, list[float]] = {name: [] for name in names}
     for repeat in range(repeats):
         shift = repeat % len(names)
         for name in names[shift:] + names[:shift]:
+            if warm_up:
+                timers[name].timeit(1)
             seconds = timers[name].timeit(loops[name])
             samples[name].append(seconds / loops[name] * 1e9)
         if progress is not None:

@@ -1,6 +1,7 @@
 """Smoke test for ``python -m bench``: it runs, prints every row with a
-positive figure, and writes the same rows as JSON. Timings are never
-asserted here (DESIGN §6: benchmarks in bench/, never timed tests)."""
+positive figure, and writes the same rows as JSON. Timings (and memory
+figures) are never asserted here (DESIGN §6: benchmarks in bench/, never
+timed tests)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,14 @@ ROWS = {
     "query_pass": "QueryParser, app never reads it",
     "query_read": "QueryParser, app reads getall('tag')",
     "webob_read": "WebOb Request(environ).GET.getall",
+    "bare_page": "bare app, 2 KiB text/html",
+    "compress_plain": "Compress, no Accept-Encoding",
+    "paste_plain": "Paste gzipper, no Accept-Encoding",
+    "compress_head": "Compress, HEAD (GET's headers)",
+    "paste_head": "Paste gzipper, HEAD",
+    "bare_png": "bare app, 2 KiB image/png",
+    "compress_png": "Compress, image/png, gzip accepted",
+    "paste_png": "Paste gzipper, image/png",
 }
 # Rows whose figure is compared with a peer: ratio printed beside them.
 WITH_PEER = {
@@ -46,6 +55,9 @@ WITH_PEER = {
     "errors_raise_logged",
     "query_pass",
     "query_read",
+    "compress_plain",
+    "compress_head",
+    "compress_png",
 }
 # Rows held to a DESIGN §6 budget: a verdict as written and one scaled.
 WITH_BUDGET = {
@@ -56,6 +68,9 @@ WITH_BUDGET = {
     "exchange_close",
     "errors_pass",
     "query_pass",
+    "compress_plain",
+    "compress_head",
+    "compress_png",
 }
 # Rows served a copy of the environ per request, and the row they are
 # measured over (the bare app served a copy too); the copy rows themselves
@@ -72,10 +87,41 @@ FRESH = {
     "query_read": "bare_fresh_query",
     "webob_read": "bare_fresh_query",
 }
+# Compress's not-acting rows and their peers are measured over the bare app
+# answering the same response.
+OVER = {
+    "compress_plain": "bare_page",
+    "paste_plain": "bare_page",
+    "compress_head": "bare_page",
+    "paste_head": "bare_page",
+    "compress_png": "bare_png",
+    "paste_png": "bare_png",
+}
+
+# The throughput rows: Compress against the raw compressor (its budget),
+# and for gzip Paste's gzipper and Django's compress_sequence beside it.
+RAW = {
+    "gzip": "raw zlib.compressobj(6, DEFLATED, 31)",
+    "br": "raw brotli.Compressor(quality=4)",
+    "zstd": "raw ZstdCompressor(level=3).compressobj()",
+}
+FLOWS: dict[str, str] = {}
+for _coding in ("gzip", "br", "zstd"):
+    for _size in (8, 64):
+        _stem = f"{_coding}_{_size}k"
+        FLOWS[f"{_stem}_compress"] = f"Compress() {_coding}, {_size} KiB"
+        FLOWS[f"{_stem}_raw"] = f"{RAW[_coding]}, {_size} KiB"
+        if _coding == "gzip":
+            FLOWS[f"{_stem}_paste"] = f"Paste gzipper.middleware, {_size} KiB"
+            FLOWS[f"{_stem}_django"] = f"Django compress_sequence, {_size} KiB"
+PEAKS = {
+    "compress": "Compress() gzip, streamed",
+    "paste": "Paste gzipper.middleware, buffered",
+}
 
 
 def test_fast_run_prints_every_row(tmp_path: Path) -> None:
-    figures = tmp_path / "bench.json"
+    figures_path = tmp_path / "bench.json"
     # A subprocess, as `make bench` runs it: the project root on sys.path,
     # no coverage tracer slowing the loop, warnings as errors like pytest's.
     result = subprocess.run(
@@ -90,7 +136,7 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
             "bench",
             "--fast",
             "--json",
-            figures,
+            figures_path,
         ],
         cwd=ROOT,
         capture_output=True,
@@ -101,10 +147,14 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
 
-    lines = result.stdout.splitlines()
+    out = result.stdout
+    requests, rest = out.split("\nCompress throughput: ", 1)
+    streams, rest = rest.split("\nCompress memory: ", 1)
+    peaks, notes = rest.split("\nns/req: ", 1)
+
+    lines = requests.splitlines()
     for key, label in ROWS.items():
-        line = next((line for line in lines if line.startswith(label)), None)
-        assert line is not None, f"no row {label!r} in:\n{result.stdout}"
+        line = _row(lines, label, out)
         median = re.search(r"(\d+\.\d+) \+- +(\d+\.\d+)", line)
         assert median is not None, line
         assert float(median.group(1)) > 0, line
@@ -114,20 +164,65 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
         # Unscaled verdict, then the scaled one (with its ns limit, if any).
         verdicts = re.findall(r"\b(?:PASS|MISS)\b", line)
         assert len(verdicts) == (2 if key in WITH_BUDGET else 0), line
-    assert re.search(r"^name .* unscaled +scaled x\d+\.\d\d$", result.stdout, re.M)
+    assert re.search(r"^name .* unscaled +scaled x\d+\.\d\d$", out, re.M)
+
+    # Throughput: MB/s, the compressed share, the ratio to the raw
+    # compressor, and for Compress the budget's two verdicts.
+    assert re.match(r"one \d+\.\d\d MiB JSON body per request", streams)
+    assert re.search(r"^name +MB/s median .* scaled x\d+\.\d\d$", streams, re.M)
+    lines = streams.splitlines()
+    for key, label in FLOWS.items():
+        line = _row(lines, label, out)
+        figures = re.search(r"(\d+\.\d+) \+- +\d+\.\d+ +(\d+\.\d)%", line)
+        assert figures is not None, line
+        assert float(figures.group(1)) > 0, line
+        assert 0 < float(figures.group(2)) < 100, line
+        with_peer = not key.endswith("_raw")
+        ratio = re.search(r"(\d+\.\d+)x of raw (zlib|brotli|zstd)", line)
+        assert (ratio is not None) == with_peer, line
+        if ratio is not None:
+            assert float(ratio.group(1)) > 0, line
+        verdicts = re.findall(r"\b(?:PASS|MISS)\b", line)
+        assert len(verdicts) == (2 if key.endswith("_compress") else 0), line
+        if key.endswith("_compress"):
+            assert "MB/s >= 95% of raw" in line, line
+
+    # Memory: both peaks and their difference, in MiB; a verdict for
+    # Compress only (Paste's gzipper is shown, not held to the budget).
+    assert re.match(r"JSON bodies of 1 MiB and 8 MiB streamed through gzip", peaks)
+    lines = peaks.splitlines()
+    for key, label in PEAKS.items():
+        line = _row(lines, label, out)
+        sizes = re.findall(r"[+-]?\d+\.\d\d MiB", line)
+        assert len(sizes) == 3, line
+        small, large, growth = (float(size.split()[0]) for size in sizes)
+        assert small > 0, line
+        assert large > 0, line
+        assert abs(growth - (large - small)) < 0.015, line
+        verdicts = re.findall(r"\b(?:PASS|MISS)\b", line)
+        assert len(verdicts) == (2 if key == "compress" else 0), line
+
+    assert "Django's GZipMiddleware is not compared per request" in notes
+    assert re.search(
+        r"^  Compress\(\) gzip, 8 KiB: Paste \d+\.\d\dx, Django \d+\.\d\dx$",
+        notes,
+        re.M,
+    )
+    assert re.search(r"peak RSS .* is (the kernel's RSS high-water|read from)", notes)
     assert re.search(
         r"budgets \(DESIGN §6\): \d+ PASS, \d+ MISS unscaled; "
         r"\d+ PASS, \d+ MISS scaled x\d+\.\d\d",
-        result.stdout,
+        notes,
     )
     assert re.search(
         r"budgets as they stand: a middleware that does not act <= 150 ns, "
         r"a closing layer .*<= 300 ns per request; scaled x\d+\.\d\d: "
-        r"<= \d+ ns and <= \d+ ns\.",
-        result.stdout,
+        r"<= \d+ ns and <= \d+ ns; compression at least 95% of the raw "
+        r"compressor's MB/s",
+        notes,
     )
 
-    saved = json.loads(figures.read_text(encoding="utf-8"))
+    saved = json.loads(figures_path.read_text(encoding="utf-8"))
     assert saved["reference_bare_ns"] > 0
     assert saved["budget_scale"] > 0
     by_key = {row["key"]: row for row in saved["rows"]}
@@ -142,8 +237,39 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
         assert (row["passed"] is not None) == (key in WITH_BUDGET)
         assert (row["passed_scaled"] is not None) == (key in WITH_BUDGET)
         assert row["fresh_environ"] == (key in FRESH)
-        expected_baseline = None if key == "bare" else FRESH.get(key, "bare")
-        assert row["baseline"] == expected_baseline, key
+        expected = None if key == "bare" else OVER.get(key, FRESH.get(key, "bare"))
+        assert row["baseline"] == expected, key
+
+    flows = {row["key"]: row for row in saved["throughput"]}
+    assert set(flows) == set(FLOWS)
+    assert saved["throughput_repeats"] >= 2
+    for key, row in flows.items():
+        assert row["name"] == FLOWS[key]
+        assert row["median_mbps"] > 0
+        assert 0 < row["compressed_bytes"] < row["body_bytes"]
+        assert len(row["samples_ns"]) == saved["throughput_repeats"]
+        assert (row["this_over_peer"] is not None) == (not key.endswith("_raw"))
+        assert (row["passed"] is not None) == key.endswith("_compress")
+
+    memory = {row["key"]: row for row in saved["memory"]}
+    assert set(memory) == set(PEAKS)
+    for key, row in memory.items():
+        assert row["name"] == PEAKS[key]
+        assert row["large_body_bytes"] > row["small_body_bytes"] > 0
+        assert row["peak_rss_small_kib"] > 0
+        assert row["peak_rss_large_kib"] > 0
+        assert row["resident_before_small_kib"] > 0
+        assert (
+            row["growth_kib"] == row["peak_rss_large_kib"] - row["peak_rss_small_kib"]
+        )
+        assert row["peak_source"] in ("VmHWM", "ru_maxrss")
+        assert (row["passed"] is not None) == (key == "compress")
+
+
+def _row(lines: list[str], label: str, out: str) -> str:
+    line = next((line for line in lines if line.startswith(label)), None)
+    assert line is not None, f"no row {label!r} in:\n{out}"
+    return line
 
 
 def test_rejects_too_few_repeats() -> None:

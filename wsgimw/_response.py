@@ -495,6 +495,7 @@ class Exchange:
     def forget(self) -> None:
         """Drop what could keep a finished request alive in a cycle."""
         self._late_start = self._held_exc_info = self.iterable = None
+        self.filter = None  # a compressor holds megabytes: let it go now
 
 
 class Body:

@@ -410,7 +410,8 @@ class Compress:
         ) -> Iterable[bytes]:
             if "HTTP_RANGE" in environ:
                 return app(environ, start_response)
-            coding = negotiate(environ.get("HTTP_ACCEPT_ENCODING", ""), offers)
+            accept = environ.get("HTTP_ACCEPT_ENCODING")
+            coding = negotiate(accept, offers) if accept else None
             if coding is None:
                 # Not compressing, but a cache must still learn that the
                 # response depends on Accept-Encoding.
@@ -498,8 +499,10 @@ class Compress:
         """A 304 for a representation we sent compressed carries the same
         ETag and Vary the compressed 200 had (RFC 9110 §15.4.5): we know it
         was ours when the client's If-None-Match holds our form of the ETag."""
+        if status[:3] != "304":
+            return headers
         etag = header_value(headers, "ETag")
-        if status[:3] != "304" or etag is None or etag.startswith("W/"):
+        if etag is None or etag.startswith("W/"):
             return headers
         ours = self._our_etag(etag, coding)
         if ours not in validator:
