@@ -27,8 +27,21 @@ application in ``wsgi.py`` the same way::
 Django's admin keeps its own login behind this one: an attacker must get
 past both, and the admin's login form is no longer open to the whole
 internet. Add users or change passwords with ``htpasswd -B FILE USER`` while
-the site runs: the file is read again within a second. Serve it over HTTPS
-only: Basic sends the password with every request.
+the site runs: the file is read again within a second, and a removed user
+is refused from then on. Serve it over HTTPS only: Basic sends the password
+with every request.
+
+Mounted under a prefix (``waitress-serve --url-prefix=/mysite``, a
+``SCRIPT_NAME`` set by the server or by a proxy-prefix middleware), the
+site still routes on ``PATH_INFO``: ``/mysite/admin/`` reaches it as
+``PATH_INFO="/admin/"``. ``protect=["/admin"]`` covers that: it is matched
+on ``PATH_INFO`` alone as well as on the full path, ``SCRIPT_NAME +
+PATH_INFO``, and either one under ``/admin`` asks for a password.
+``exempt=`` works the other way round: a request is let through only when
+both its full path and its ``PATH_INFO`` are exempt, so a mounted site
+lists both forms (``exempt=["/health", "/mysite/health"]``). As a second
+line of defence, the admin pages below refuse a request that reaches them
+without a user.
 """
 
 from __future__ import annotations
@@ -54,9 +67,14 @@ def site_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]
     if path == "/":
         status, text = "200 OK", "<h1>Welcome</h1><p>The public site.</p>"
     elif path == "/admin" or path.startswith("/admin/"):
-        # BasicAuth let the request in: the user name is in the environ.
-        user = html.escape(environ[USER_KEY])
-        status, text = "200 OK", f"<h1>Admin</h1><p>Logged in as {user}.</p>"
+        # BasicAuth let the request in: the user name is in the environ. If
+        # it is not, BasicAuth was left out or mis-configured: refuse.
+        user = environ.get(USER_KEY)
+        if user is None:
+            status, text = "403 Forbidden", "<h1>Forbidden</h1>"
+        else:
+            name = html.escape(user)
+            status, text = "200 OK", f"<h1>Admin</h1><p>Logged in as {name}.</p>"
     else:
         status, text = "404 Not Found", "<h1>Not found</h1>"
     body = f"<!doctype html><meta charset=utf-8>{text}\n".encode()

@@ -20,6 +20,10 @@ library (a verifier may also return the JWT's claims as a mapping with
     store = TokenStore()
     application = build(verify=store.verify)
     token = store.issue("deploy-bot", seconds=3600)
+
+``/health`` is exempt only when both the full path (``SCRIPT_NAME +
+PATH_INFO``) and ``PATH_INFO`` alone are: mounted under a prefix such as
+``/api``, pass ``exempt=["/health", "/api/health"]`` to `BearerAuth`.
 """
 
 from __future__ import annotations
@@ -149,7 +153,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         application = build(tokens=tokens)
     except ValueError as exc:
-        parser.error(str(exc))
+        # The message names a token by its place, never by its text.
+        parser.error(f"{exc} (each item in {ENV_VAR} is TOKEN or NAME:TOKEN)")
     with make_server("127.0.0.1", args.port, application) as server:
         url = f"http://127.0.0.1:{server.server_port}"
         print(f"Serving on {url}/ with {len(tokens)} token(s) (Ctrl-C to stop). Try:")

@@ -7,6 +7,8 @@ import base64
 import hashlib
 import logging
 import re
+import string
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -356,7 +358,11 @@ def test_a_bad_realm_fails_at_construction(
         ),
         ({"users": {}}, ValueError, "users is empty"),
         ({"users": [("alice", BCRYPT_SECRET)]}, TypeError, "must be a mapping"),
-        ({"users": {"alice": b"$2y$"}}, ValueError, r"users\['alice'\]: the hash must"),
+        (
+            {"users": {"alice": b"$2y$"}},
+            ValueError,
+            "users: the 1st entry: the hash must",
+        ),
         ({"users": {"a:b": BCRYPT_SECRET}}, ValueError, "must not hold ':'"),
         ({"users": {"": BCRYPT_SECRET}}, ValueError, "empty user name"),
         ({"users": {1: BCRYPT_SECRET}}, ValueError, "user names must be str"),
@@ -396,9 +402,52 @@ def test_misconfiguration_fails_at_construction(
 
 
 def test_a_bad_hash_in_users_is_named_without_the_hash() -> None:
-    with pytest.raises(ValueError, match=r"users\['bob'\]: malformed bcrypt") as info:
+    with pytest.raises(
+        ValueError, match="users: the 2nd entry: malformed bcrypt"
+    ) as info:
         BasicAuth(users={"alice": BCRYPT_SECRET, "bob": BCRYPT_SECRET[:-2]})
     assert BCRYPT_SECRET[:-2] not in str(info.value)
+    assert str(info.value).endswith("re-create the password with htpasswd -B -n USER")
+
+
+def test_users_the_wrong_way_round_never_show_the_hash() -> None:
+    # {hash: user}: the key is the secret, so entries are named by place.
+    with pytest.raises(ValueError, match="users: the 2nd entry: not a known") as info:
+        BasicAuth(users={"bob": sha("x"), BCRYPT_SECRET: "alice"})
+    assert BCRYPT_SECRET not in str(info.value)
+    assert BCRYPT_SECRET[7:29] not in str(info.value)
+
+
+def test_a_hash_that_cannot_be_checked_is_a_401_and_an_error_log(
+    monkeypatch: pytest.MonkeyPatch, records: list[logging.LogRecord]
+) -> None:
+    real = htp.VERIFY[BCRYPT]
+
+    def broken(password: bytes, stored: bytes) -> bool:
+        if stored == BCRYPT_SECRET.encode():
+            raise ValueError(f"Invalid salt in {stored!r}")
+        return bool(real(password, stored))
+
+    auth = BasicAuth(users={"jörg": BCRYPT_UTF8, "alice": BCRYPT_SECRET})
+    monkeypatch.setitem(htp.VERIFY, BCRYPT, broken)
+    result, app = run(auth, "/", basic("alice", "secret"))
+    assert (result.status_code, result.body) == (401, b"authentication required\n")
+    assert app.environ is None
+    assert run(auth, "/", basic("alice", "wrong"))[0].status_code == 401
+    assert run(auth, "/", basic("jörg", "pässwörd ✓"))[0].status_code == 200
+    errors = [r.getMessage() for r in records if r.levelno == logging.ERROR]
+    assert (
+        errors
+        == [
+            "could not check a password against the hash of the 2nd entry of users= "
+            "(ValueError); the request is refused: re-create that password with "
+            "htpasswd -B"
+        ]
+        * 2
+    )
+    for record in records:
+        assert "secret" not in record.getMessage()
+        assert BCRYPT_SECRET[7:] not in record.getMessage()
 
 
 def test_wrapping_something_that_is_not_an_app_fails(users_auth: BasicAuth) -> None:
@@ -671,13 +720,155 @@ def test_a_path_without_a_leading_slash_is_matched_by_segments(
     assert result.status_code == status
 
 
-def test_script_name_counts(users_auth: BasicAuth) -> None:
-    auth = BasicAuth(users=USERS, exempt=["/app/health"])
-    app = auth(App())
-    result = call_app(app, "/health", SCRIPT_NAME="/app")
-    assert result.status_code == 200
-    assert call_app(app, "/app/health", SCRIPT_NAME="").status_code == 200
-    assert call_app(app, "/health", SCRIPT_NAME="").status_code == 401
+MOUNTED_CASES = [
+    # SCRIPT_NAME, PATH_INFO, checked? With protect=["/admin"],
+    # exempt=["/admin/login"]: a request skips the check only when both the
+    # full path and PATH_INFO alone skip it.
+    ("/mysite", "/admin/", True),  # waitress --url-prefix: the app sees /admin/
+    ("/mysite", "/ADMIN/users", True),
+    ("/mysite", "//admin", True),
+    ("/mysite", "/x/../admin", True),
+    ("/admin", "/users", True),  # the full path still counts
+    ("/admin", "", True),
+    ("/mysite", "/public", False),
+    ("/mysite", "", False),
+    ("/mysite", "/admin/login", False),  # exempt inside protect, mounted
+    ("/admin/login", "/x", False),  # neither path leads to a protected page
+]
+
+
+@pytest.mark.parametrize("make", [BasicAuth, BearerAuth])
+@pytest.mark.parametrize(("script_name", "path_info", "checked"), MOUNTED_CASES)
+def test_protect_matches_path_info_alone_too(
+    make: Callable[..., Any], script_name: str, path_info: str, checked: bool
+) -> None:
+    source = {"users": USERS} if make is BasicAuth else {"tokens": [TOKEN]}
+    auth = make(protect=["/admin"], exempt=["/admin/login"], **source)
+    environ = make_environ("/", SCRIPT_NAME=script_name, PATH_INFO=path_info)
+    result = call_app(auth(App()), environ)
+    assert result.status_code == (401 if checked else 200)
+
+
+@pytest.mark.parametrize(
+    ("exempt", "script_name", "path_info", "checked"),
+    [
+        # A prefix taken from a header (ProxyFix x_prefix) must not open
+        # what the app routes on PATH_INFO.
+        (["/health"], "/health", "/admin/delete-everything", True),
+        (["/health"], "/health", "", True),
+        (["/health"], "/health/..", "/admin", True),
+        (["/health"], "", "/health", False),
+        # Mounted: exempt only when the full path and PATH_INFO both are.
+        (["/health"], "/app", "/health", True),
+        (["/app/health"], "/app", "/health", True),
+        (["/health", "/app/health"], "/app", "/health/db", False),
+        (["/health", "/app/health"], "", "/app/health", False),
+        (["/health", "/app/health"], "/app", "/admin", True),
+    ],
+)
+def test_exempt_needs_the_full_path_and_path_info_alone(
+    exempt: list[str], script_name: str, path_info: str, checked: bool
+) -> None:
+    auth = BasicAuth(users=USERS, exempt=exempt)
+    environ = make_environ("/", SCRIPT_NAME=script_name, PATH_INFO=path_info)
+    assert call_app(auth(App()), environ).status_code == (401 if checked else 200)
+
+
+# -- protect= folds case and accents beyond ASCII -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "protected"),
+    [
+        ("/über", True),
+        ("/ÜBER", True),
+        ("/Über/x", True),
+        ("/u\u0308ber", True),  # decomposed ü
+        ("/uber", True),  # accents are dropped: may match more, never less
+        ("/adm\u0131n", True),  # a dotless i, as a Unicode-aware router folds it
+        ("/ADM\u0130N", True),  # İ
+        ("/\u212aEYS", True),  # the Kelvin sign K
+        ("/key\u017f", True),  # long s
+        ("/sta\ufb00", True),  # the ff ligature
+        ("/\uff21\uff24\uff2d\uff29\uff2e", True),  # fullwidth ADMIN
+        ("/ad\u00admin", True),  # a soft hyphen
+        ("/%C4%B0nfo", False),  # İnfo is not a protected path
+        ("/adm%FFin", False),  # not UTF-8: no match, no crash
+        ("/admin%FF", False),
+        ("/public/\u212aeys", False),
+        ("/ka", False),
+    ],
+)
+def test_protect_folds_unicode_case(path: str, protected: bool) -> None:
+    auth = BasicAuth(users=USERS, protect=["/über", "/admin", "/keys", "/staff"])
+    assert run(auth, path)[0].status_code == (401 if protected else 200), path
+
+
+def test_protect_folds_a_path_that_is_not_latin1_text() -> None:
+    # Not what a PEP 3333 server sends, but folded all the same.
+    auth = BasicAuth(users=USERS, protect=["/admin"])
+    environ = make_environ("/", PATH_INFO="/ADM\u0130N/x")
+    assert call_app(auth(App()), environ).status_code == 401
+    environ = make_environ("/", PATH_INFO="/\u0391dmin")  # a Greek Alpha: no A
+    assert call_app(auth(App()), environ).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("prefix", "path"),
+    [
+        ("/u\u0308ber", "/über"),
+        ("/ÜBER", "/über/x"),
+        ("/\u212aeys", "/keys"),
+        ("/key\u017f", "/KEYS/x"),
+        ("/\ufb00", "/FF"),
+    ],
+)
+def test_protect_prefixes_are_folded_too(prefix: str, path: str) -> None:
+    auth = BasicAuth(users=USERS, protect=[prefix])
+    assert run(auth, path)[0].status_code == 401
+    assert run(auth, "/other")[0].status_code == 200
+
+
+@pytest.mark.parametrize("prefix", ["/\u0301", "/\u2025", "/\u00ad/\u200b"])
+def test_a_protect_prefix_that_folds_to_nothing_fails(prefix: str) -> None:
+    with pytest.raises(ValueError, match="folds"):
+        BasicAuth(users=USERS, protect=[prefix])
+
+
+def test_protect_folds_every_character_a_router_may_take_for_ascii() -> None:
+    """Every character that Python's casing, casefolding, NFKC or
+    re.IGNORECASE relate to an ASCII letter or digit folds to it."""
+    from wsgimw.auth import _fold
+
+    related_to_ascii = re.compile("[a-z0-9]", re.IGNORECASE)
+    ascii_alnum = string.ascii_lowercase + string.digits
+    checked = 0
+    for code in range(0x80, 0x30000):
+        char = chr(code)
+        related = {
+            form.lower()
+            for form in (
+                char.lower(),
+                char.upper(),
+                char.casefold(),
+                unicodedata.normalize("NFKC", char),
+            )
+            if form.isascii() and form.isalnum()
+        }
+        if related_to_ascii.fullmatch(char):
+            related.update(a for a in ascii_alnum if re.fullmatch(a, char, re.I))
+        for text in related:
+            native = char.encode("utf-8").decode("latin-1")
+            assert _fold("/" + native) == "/" + text, hex(code)
+            checked += 1
+    assert checked > 1000
+
+
+def test_exempt_stays_exact(users_auth: BasicAuth) -> None:
+    auth = BasicAuth(users=USERS, exempt=["/health", "/über"])
+    for path in ("/HEALTH", "/\uff48ealth", "/ÜBER", "/u\u0308ber", "/uber"):
+        assert run(auth, path)[0].status_code == 401, path
+    assert run(auth, "/über/x")[0].status_code == 200
 
 
 @pytest.mark.parametrize("make", [BasicAuth, BearerAuth])
@@ -1056,7 +1247,7 @@ def test_a_verifier_that_raises_propagates_to_error_handler() -> None:
         ({"tokens": [TOKEN, "short"]}, ValueError, "the 2nd token is shorter than 16"),
         ({"tokens": ["bad token with spaces"]}, ValueError, "the 1st token is not"),
         ({"tokens": [TOKEN, 5]}, ValueError, "the 2nd token is not"),
-        ({"tokens": {TOKEN: ""}}, ValueError, "the user name of the token for ''"),
+        ({"tokens": {TOKEN: ""}}, ValueError, "the user name of the 1st entry"),
         ({"tokens": {TOKEN: "a:b"}}, ValueError, "must not hold ':'"),
         ({"tokens": [TOKEN], "scopes": ["read"]}, ValueError, "scopes= needs verify="),
         (
@@ -1075,6 +1266,16 @@ def test_bearer_misconfiguration_fails_at_construction(
     with pytest.raises(error, match=message) as info:
         BearerAuth(**options)
     assert TOKEN not in str(info.value)
+
+
+def test_a_token_mapping_the_wrong_way_round_never_shows_a_token() -> None:
+    secret = "Zq8vN3rT0kLp5sXw2yBd7fHj"
+    with pytest.raises(ValueError, match="tokens: the 2nd entry is shorter") as info:
+        BearerAuth(tokens={TOKEN: "ci", "ops": secret})  # {user: token}
+    assert secret not in str(info.value)
+    with pytest.raises(ValueError, match="tokens: the 1st entry is not RFC") as info:
+        BearerAuth(tokens={"ops bot": secret})
+    assert secret not in str(info.value)
 
 
 def test_ordinals_in_messages() -> None:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import bcrypt
 import pytest
 
 import wsgimw._htpasswd as htp
@@ -170,9 +171,9 @@ def test_plain_text_needs_allow_plaintext(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="allow_plaintext") as info:
         BasicAuth(htpasswd=path)
     message = str(info.value)
-    assert "line 1" in message
+    assert f"{path}, line 1: " in message
     assert "htpasswd -p" in message
-    assert f"htpasswd -B {path} {USER}" in message
+    assert message.endswith(f"htpasswd -B {path} USER")
     assert "not 13 chars long" not in message
     auth = BasicAuth(htpasswd=path, allow_plaintext=True)
     assert parse_htpasswd(path.read_bytes(), allow_plaintext=True)[USER].kind == PLAIN
@@ -189,9 +190,9 @@ def test_crypt_des_is_refused_with_the_line_and_the_fix(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="DES") as info:
             BasicAuth(htpasswd=path, allow_plaintext=allow)
         message = str(info.value)
-        assert f"{path}, line 2 (user 'eve')" in message
+        assert f"{path}, line 2: crypt() DES" in message
         assert "htpasswd -d" in message
-        assert message.endswith(f"re-create the password with htpasswd -B {path} eve")
+        assert message.endswith(f"re-create the password with htpasswd -B {path} USER")
         assert des not in message
 
 
@@ -223,19 +224,58 @@ def test_other_formats_are_refused_and_named_without_the_hash(
     [
         ("", "no password hash"),
         ("$2y$05$tooshort", "malformed bcrypt"),
-        ("$2y$03$" + "a" * 53, "malformed bcrypt"),  # cost below 4
-        ("$2b$32$" + "a" * 53, "malformed bcrypt"),  # cost above 31
+        ("$2y$03$" + "a" * 53, "bcrypt cost 3"),  # cost below 4
+        ("$2b$32$" + "a" * 53, "bcrypt cost 32"),  # cost above 17
         ("$apr1$salt$tooshort", "malformed apr1"),
         ("$5$rounds=10$salt$" + "a" * 43, "malformed sha256-crypt"),
         ("$6$salt$short", "malformed sha512-crypt"),
         ("{SHA}bm90IDIwIGJ5dGVz", "malformed {SHA}"),  # 12 bytes
         ("{SHA}!!!!", "malformed {SHA}"),
+        ("{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\u00e9", "malformed {SHA}"),  # non-ASCII
+        ("{SHA}\u00e95en6G6MezRroT3XKqkdPOmY/BfQ=", "malformed {SHA}"),
+        # libpass "config strings": a salt and no checksum, never verifiable
+        ("$apr1$abcdefgh$", "malformed apr1"),
+        ("$apr1$abcdefgh", "malformed apr1"),
+        ("$apr1$$", "malformed apr1"),
+        ("$5$saltsalt", "malformed sha256-crypt"),
+        ("$5$rounds=1000$salt$", "malformed sha256-crypt"),
+        ("$6$salt", "malformed sha512-crypt"),
+        ("$6$rounds=5000$salt$", "malformed sha512-crypt"),
+        # bcrypt: the 22nd salt character must be one of .Oeu
+        ("$2y$04$" + "A" * 53, "malformed bcrypt"),
+        ("$2b$05$" + "a" * 21 + "z" + "A" * 31, "malformed bcrypt"),
+        ("$2b$05$" + "a" * 21 + "e" + "A" * 30, "malformed bcrypt"),  # 59 chars
+        ("$2b$05$" + "a" * 21 + "e" + "A" * 32, "malformed bcrypt"),  # 61 chars
+        ("$2b$5$" + "a" * 21 + "e" + "A" * 32, "malformed bcrypt"),
+        # bcrypt costs htpasswd never writes
+        ("$2y$03$" + "a" * 21 + "e" + "A" * 31, "bcrypt cost 3 is not supported"),
+        ("$2y$18$" + "a" * 21 + "e" + "A" * 31, "bcrypt cost 18 is not supported"),
+        ("$2b$31$" + "a" * 21 + "u" + "A" * 31, "bcrypt cost 31 is not supported"),
     ],
 )
 def test_malformed_hashes_are_refused(value: str, what: str) -> None:
     with pytest.raises(HtpasswdError, match="re-create the password") as info:
         parse_hash(value, allow_plaintext=True)
     assert what in str(info.value)
+
+
+def test_a_bcrypt_cost_above_17_says_what_htpasswd_writes() -> None:
+    with pytest.raises(HtpasswdError) as info:
+        parse_hash("$2y$31$" + "a" * 21 + "e" + "A" * 31)
+    assert str(info.value) == (
+        "bcrypt cost 31 is not supported: htpasswd -B -C writes 4 to 17 (each step "
+        "doubles the time a check takes); re-create the password with htpasswd -B"
+    )
+
+
+@pytest.mark.parametrize("last", ".Oeu")
+def test_every_canonical_bcrypt_salt_is_accepted(last: str) -> None:
+    real = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
+    value = real[:28] + last + real[29:]
+    parsed = parse_hash(value)
+    assert (parsed.kind, parsed.cost) == (BCRYPT, 4)
+    assert parsed.verify(b"secret") is (value == real)
+    assert parse_hash("$2y$17$" + real[7:]).cost == 17
 
 
 def test_sha_crypt_rounds_are_its_cost() -> None:
@@ -278,6 +318,16 @@ def test_comments_blank_lines_crlf_and_bom(tmp_path: Path) -> None:
     assert status(auth, "bob", "hunter2") == 200
 
 
+def test_only_spaces_tabs_and_cr_are_stripped() -> None:
+    sha = hash_line(["-s"], "x", "secret").partition(":")[2]
+    users = parse_htpasswd(f" \t alice:{sha} \t\r\n\u00a0bob:{sha}\n".encode())
+    assert sorted(users) == ["alice", "\u00a0bob"]  # a no-break space is kept
+    with pytest.raises(HtpasswdError, match=r"line 1: malformed \{SHA\}"):
+        parse_htpasswd(f"alice:{sha}\u3000\n".encode())
+    with pytest.raises(HtpasswdError, match="line 1: a user name must not"):
+        parse_htpasswd(f"\x0balice:{sha}\n".encode())
+
+
 def test_a_third_field_is_ignored_as_apache_does() -> None:
     line = hash_line(["-s"], "alice", "secret")
     users = parse_htpasswd(f"{line}:admins:Alice Liddell\n".encode())
@@ -289,8 +339,20 @@ def test_duplicated_users_are_an_error_naming_both_lines(tmp_path: Path) -> None
     first = hash_line(["-s"], "alice", "old")
     second = hash_line(["-s"], "alice", "new")
     path.write_text(f"{first}\n# changed\n{second}\n")
-    with pytest.raises(ValueError, match="line 3: user 'alice' is already on line 1"):
+    with pytest.raises(
+        ValueError, match="line 3: the same user name as on line 1; remove one"
+    ):
         BasicAuth(htpasswd=path)
+
+
+def test_a_line_the_wrong_way_round_never_shows_the_hash() -> None:
+    line = hash_line(["-B", "-C", "4"], "alice", "secret")
+    user, _, value = line.partition(":")
+    with pytest.raises(HtpasswdError, match="f, line 2: not a known hash") as info:
+        parse_htpasswd(f"# hash:user\n{value}:{user}\n".encode(), name="f")
+    assert value not in str(info.value)
+    assert value[7:29] not in str(info.value)
+    assert str(info.value).endswith("htpasswd -B f USER")
 
 
 @pytest.mark.parametrize(
@@ -300,7 +362,7 @@ def test_duplicated_users_are_an_error_naming_both_lines(tmp_path: Path) -> None
         (b"# c\n:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n", "line 2: empty user name"),
         (b"al\x01ice:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\n", "line 1: a user name must"),
         (b"\xff\xfeal:x\n", "line 1: not valid UTF-8"),
-        (b"alice:\n", "line 1 (user 'alice'): no password hash"),
+        (b"alice:\n", "line 1: no password hash"),
     ],
 )
 def test_bad_lines_name_their_number(data: bytes, message: str) -> None:
@@ -397,21 +459,32 @@ def test_the_file_is_looked_at_once_a_second_at_most(
     assert looks == [str(users_file)]  # unchanged: one stat, no read
 
 
-def test_a_deleted_file_keeps_the_last_table_with_one_warning(
+KEEPING = "still using the 1 users read before for now: if this is still so a second from now, every request is refused"
+
+
+def messages(records: list[logging.LogRecord], level: int) -> list[str]:
+    return [r.getMessage() for r in records if r.levelno == level]
+
+
+def test_a_deleted_file_refuses_everyone_from_the_next_check(
     users_file: Path, clock: Clock, records: list[logging.LogRecord]
 ) -> None:
     auth = BasicAuth(htpasswd=users_file)
     saved = users_file.read_bytes()
     users_file.unlink()
+    clock.advance()
+    assert status(auth, "alice", "old") == 200  # maybe being replaced: one more second
+    assert messages(records, logging.WARNING) == [
+        f"could not reload the htpasswd file {users_file} (cannot read it: No such "
+        f"file or directory); {KEEPING}"
+    ]
     for _ in range(3):
         clock.advance()
-        assert status(auth, "alice", "old") == 200
-    warnings = [r for r in records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1  # once per problem, not once a second
-    assert warnings[0].getMessage() == (
-        f"could not reload the htpasswd file {users_file} (cannot read it: No such "
-        "file or directory); still using the 1 users read before"
-    )
+        assert status(auth, "alice", "old") == 401
+    assert messages(records, logging.ERROR) == [  # once, not once a second
+        f"the htpasswd file {users_file} still cannot be used (cannot read it: No "
+        "such file or directory): every request is refused until it can"
+    ]
     users_file.write_bytes(saved)  # back, identical: read again all the same
     clock.advance()
     assert status(auth, "alice", "old") == 200
@@ -420,23 +493,46 @@ def test_a_deleted_file_keeps_the_last_table_with_one_warning(
     )
 
 
-def test_an_invalid_file_keeps_the_last_table_and_says_why(
+def test_a_file_back_within_a_second_is_never_refused(
     users_file: Path, clock: Clock, records: list[logging.LogRecord]
 ) -> None:
     auth = BasicAuth(htpasswd=users_file)
+    saved = users_file.read_bytes()
+    users_file.unlink()
+    clock.advance()
+    assert status(auth, "alice", "old") == 200
+    users_file.write_bytes(saved)
+    clock.advance()
+    assert status(auth, "alice", "old") == 200
+    clock.advance()
+    assert status(auth, "alice", "old") == 200
+    assert messages(records, logging.ERROR) == []
+
+
+def test_a_bad_line_refuses_only_its_user(
+    users_file: Path, clock: Clock, records: list[logging.LogRecord]
+) -> None:
+    htpasswd("-b", "-B", "-C", "4", str(users_file), "mallory", "m")
+    auth = BasicAuth(htpasswd=users_file)
+    assert status(auth, "mallory", "m") == 200
+    htpasswd("-D", str(users_file), "mallory")  # revoke mallory...
     good = users_file.read_text()
-    des = hash_line(["-d"], "eve", "secret")
+    des = hash_line(["-d"], "eve", "secret")  # ...and add a line that is refused
     users_file.write_text(good + des + "\n")
     bump(users_file)
     clock.advance()
-    assert status(auth, "alice", "old") == 200
+    assert status(auth, "mallory", "m") == 401  # the removal applies at once
     assert status(auth, "eve", "secret") == 401
-    clock.advance()  # the same problem: not said again
     assert status(auth, "alice", "old") == 200
-    warnings = [r.getMessage() for r in records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1
-    assert f"{users_file}, line 2 (user 'eve'): crypt() DES" in warnings[0]
-    assert "still using the 1 users read before" in warnings[0]
+    clock.advance()  # unchanged: not read or said again
+    assert status(auth, "alice", "old") == 200
+    warnings = messages(records, logging.WARNING)
+    assert warnings == [
+        f"reloaded the htpasswd file {users_file}: 1 users; refused the user on line "
+        "2 (crypt() DES hashes (htpasswd -d) are not supported: they use only the "
+        "first 8 characters of the password and are cracked in minutes; re-create "
+        f"the password with htpasswd -B {users_file} USER)"
+    ]
     for record in records:  # never a hash in a log line
         assert des.partition(":")[2] not in record.getMessage()
         assert good.partition(":")[2].strip() not in record.getMessage()
@@ -444,6 +540,126 @@ def test_an_invalid_file_keeps_the_last_table_and_says_why(
     bump(users_file, 20)
     clock.advance()
     assert status(auth, "eve", "secret") == 200
+
+
+def test_several_bad_lines_and_duplicates_refuse_their_users(
+    users_file: Path, clock: Clock, records: list[logging.LogRecord]
+) -> None:
+    auth = BasicAuth(htpasswd=users_file)
+    alice = users_file.read_text().strip()
+    bob = hash_line(["-s"], "bob", "b")
+    carol = hash_line(["-s"], "carol", "c")
+    users_file.write_bytes(
+        f"{alice}\n{bob}\nno colon here\ncarol:$1$x$y\n{carol}\n{bob}\n".encode()
+        + b"\xff:x\n"
+    )
+    bump(users_file)
+    clock.advance()
+    assert status(auth, "alice", "old") == 200
+    assert status(auth, "bob", "b") == 401  # listed twice: which one is meant?
+    assert status(auth, "carol", "c") == 401  # a bad line and a good one
+    (warning,) = messages(records, logging.WARNING)
+    assert warning.startswith(
+        f"reloaded the htpasswd file {users_file}: 1 users; refused the users on "
+        "lines 3, 4, 5, 6, 7 (line 3: no ':' between user name and hash"
+    )
+    assert "; line 5: the same user name as on line 4; remove one" in warning
+    assert "; line 7: not valid UTF-8; save the file as UTF-8)" in warning
+
+
+def test_an_unexpected_error_while_reloading_is_retried(
+    users_file: Path,
+    clock: Clock,
+    records: list[logging.LogRecord],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = BasicAuth(htpasswd=users_file)
+    htpasswd("-b", "-s", str(users_file), "bob", "b")
+    bump(users_file)
+    real = htp.parse_hash
+
+    def broken(value: str, *, allow_plaintext: bool = False) -> PasswordHash:
+        raise RuntimeError(f"a bug that shows {value}")
+
+    monkeypatch.setattr(htp, "parse_hash", broken)
+    clock.advance()
+    assert status(auth, "alice", "old") == 200  # no 500; the last users, for now
+    assert messages(records, logging.WARNING) == [
+        f"could not reload the htpasswd file {users_file} (RuntimeError while "
+        f"reading it); {KEEPING}"
+    ]
+    monkeypatch.setattr(htp, "parse_hash", real)
+    clock.advance()  # the file did not change, but it is read again
+    assert status(auth, "bob", "b") == 200
+    monkeypatch.setattr(htp, "parse_hash", broken)
+    htpasswd("-b", "-s", str(users_file), "bob", "b2")
+    bump(users_file, 20)
+    for _ in range(3):
+        clock.advance()
+        status(auth, "alice", "old")
+    assert status(auth, "alice", "old") == 401  # still failing: fail closed
+    assert messages(records, logging.ERROR) == [
+        f"the htpasswd file {users_file} still cannot be used (RuntimeError while "
+        "reading it): every request is refused until it can"
+    ]
+    for record in records:
+        assert "shows" not in record.getMessage()
+
+
+def test_a_sha_hash_with_a_stray_character_is_a_bad_line(
+    users_file: Path, clock: Clock, records: list[logging.LogRecord]
+) -> None:
+    htpasswd("-b", "-B", "-C", "4", str(users_file), "mallory", "m")
+    auth = BasicAuth(htpasswd=users_file)
+    htpasswd("-D", str(users_file), "mallory")
+    with users_file.open("a", encoding="utf-8") as file:
+        file.write("bob:{SHA}5en6G6MezRroT3XKqkdPOmY/BfQ=\u00e9\n")
+    bump(users_file)
+    clock.advance()
+    assert status(auth, "alice", "old") == 200
+    assert status(auth, "mallory", "m") == 401
+    assert status(auth, "bob", "secret") == 401
+    (warning,) = messages(records, logging.WARNING)
+    assert "refused the user on line 2 (malformed {SHA} hash" in warning
+
+
+def test_a_relative_path_survives_a_change_of_directory(
+    users_file: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(users_file.parent)
+    auth = BasicAuth(htpasswd=users_file.name)
+    assert repr(auth) == f"BasicAuth(htpasswd={users_file.name!r})"
+    monkeypatch.chdir("/")  # a daemonizing server, after loading the app
+    users_file.write_text(hash_line(["-s"], "bob", "b") + "\n")
+    bump(users_file)
+    clock.advance()
+    assert status(auth, "alice", "old") == 401
+    assert status(auth, "bob", "b") == 200
+
+
+def test_a_hash_that_cannot_be_checked_names_its_line(
+    users_file: Path,
+    clock: Clock,
+    records: list[logging.LogRecord],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    htpasswd("-b", "-s", str(users_file), "bob", "b")
+    stored = users_file.read_text().splitlines()[0].partition(":")[2]
+    users_file.write_text("# team\n" + users_file.read_text())
+    auth = BasicAuth(htpasswd=users_file)
+
+    def broken(password: bytes, stored: bytes) -> bool:
+        raise ValueError("Invalid salt")
+
+    monkeypatch.setitem(htp.VERIFY, BCRYPT, broken)
+    assert status(auth, "alice", "old") == 401
+    assert status(auth, "bob", "b") == 200
+    assert messages(records, logging.ERROR) == [
+        f"could not check a password against the hash of line 2 of the htpasswd "
+        f"file {users_file} (ValueError); the request is refused: re-create that "
+        "password with htpasswd -B"
+    ]
+    assert stored not in repr([r.getMessage() for r in records])
 
 
 def test_a_file_with_no_users_left_refuses_everyone(
@@ -461,7 +677,7 @@ def test_a_file_with_no_users_left_refuses_everyone(
     )
 
 
-def test_a_zero_byte_file_is_taken_for_one_being_rewritten(
+def test_a_zero_byte_file_is_taken_for_one_being_rewritten_once(
     users_file: Path, clock: Clock, records: list[logging.LogRecord]
 ) -> None:
     # htpasswd rewrites the file in place: for a moment it is empty.
@@ -469,11 +685,50 @@ def test_a_zero_byte_file_is_taken_for_one_being_rewritten(
     users_file.write_bytes(b"")
     clock.advance()
     assert status(auth, "alice", "old") == 200
-    assert records[-1].levelno == logging.WARNING
-    assert records[-1].getMessage() == (
+    assert messages(records, logging.WARNING) == [
         f"could not reload the htpasswd file {users_file} (it is empty, maybe being "
-        "rewritten); still using the 1 users read before"
-    )
+        f"rewritten); {KEEPING}"
+    ]
+    clock.advance()  # still empty a second later: no users, as the file says
+    assert status(auth, "alice", "old") == 401
+    assert messages(records, logging.WARNING)[1:] == [
+        f"the htpasswd file {users_file} now holds no users: every request is "
+        "refused until one is added"
+    ]
+    clock.advance()
+    assert status(auth, "alice", "old") == 401
+    assert len(messages(records, logging.WARNING)) == 2
+
+
+def test_a_zero_byte_file_rewritten_within_a_second_is_taken(
+    users_file: Path, clock: Clock
+) -> None:
+    auth = BasicAuth(htpasswd=users_file)
+    saved = users_file.read_bytes()
+    users_file.write_bytes(b"")
+    clock.advance()
+    assert status(auth, "alice", "old") == 200
+    users_file.write_bytes(saved + hash_line(["-s"], "bob", "b").encode() + b"\n")
+    bump(users_file)
+    clock.advance()
+    assert status(auth, "bob", "b") == 200
+
+
+def test_a_zero_byte_file_put_back_exactly_as_it_was(
+    users_file: Path, clock: Clock
+) -> None:
+    auth = BasicAuth(htpasswd=users_file)
+    saved, stat = users_file.read_bytes(), users_file.stat()
+    users_file.write_bytes(b"")
+    clock.advance()
+    assert status(auth, "alice", "old") == 200
+    users_file.write_bytes(saved)  # in place: the same inode, size and mtime
+    os.utime(users_file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    clock.advance()
+    assert status(auth, "alice", "old") == 200  # nothing changed: nothing read
+    users_file.write_bytes(b"")
+    clock.advance()
+    assert status(auth, "alice", "old") == 200  # a first look again, not a second
 
 
 def test_a_file_changing_while_read_is_read_again_later(
@@ -498,6 +753,29 @@ def test_a_file_changing_while_read_is_read_again_later(
     assert status(auth, "alice", "old") == 200
     clock.advance()
     assert status(auth, "alice", "half-written") == 200
+
+
+def test_a_file_that_keeps_changing_is_taken_as_read_at_the_second_look(
+    users_file: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth = BasicAuth(htpasswd=users_file)
+    real_read = htp._read
+    reads = [0]
+
+    def racing_read(path: str) -> tuple[bytes, tuple[int, int, int, int]]:
+        data, signature = real_read(path)
+        reads[0] += 1
+        bump(users_file, 10 * reads[0])  # written again after every read
+        return data, signature
+
+    users_file.write_text(hash_line(["-s"], "bob", "b") + "\n")
+    bump(users_file)
+    monkeypatch.setattr(htp, "_read", racing_read)
+    clock.advance()
+    assert status(auth, "alice", "old") == 200  # changing: look again later
+    clock.advance()
+    assert status(auth, "alice", "old") == 401  # still changing: taken as read
+    assert status(auth, "bob", "b") == 200
 
 
 def test_a_busy_lock_never_blocks_a_request(users_file: Path, clock: Clock) -> None:

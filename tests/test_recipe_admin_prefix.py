@@ -65,6 +65,27 @@ def test_admin_pages_need_a_password(htpasswd_file: Path, path: str) -> None:
     assert body == b"authentication required\n"
 
 
+@pytest.mark.parametrize(
+    ("script_name", "path_info"),
+    [
+        ("/mysite", "/admin"),  # waitress-serve --url-prefix=/mysite
+        ("/mysite", "/admin/"),
+        ("/mysite", "/ADMIN/users"),
+        ("/admin", ""),  # the full path counts too
+        ("/admin", "/users"),
+    ],
+)
+def test_admin_pages_need_a_password_when_mounted(
+    htpasswd_file: Path, script_name: str, path_info: str
+) -> None:
+    environ = make_environ("/", SCRIPT_NAME=script_name, PATH_INFO=path_info)
+    outer = Lint()
+    result = call_app(outer(build(htpasswd_file)), environ)
+    outer.verify()
+    assert result.status_code == 401
+    assert result.body == b"authentication required\n"
+
+
 def test_admin_pages_greet_the_user(htpasswd_file: Path) -> None:
     status, body, _ = get("/admin/", htpasswd_file, basic("alice", "s3cret ü"))
     assert status == 200
@@ -77,6 +98,13 @@ def test_the_site_alone_escapes_the_user_name() -> None:
     environ["wsgimw.user"] = "<b>eve</b>"
     result = call_app(site_app, environ)
     assert b"&lt;b&gt;eve&lt;/b&gt;" in result.body
+
+
+def test_the_site_alone_refuses_an_admin_page_without_a_user() -> None:
+    # Had BasicAuth been left out or mis-mounted: a 403, not a KeyError.
+    result = call_app(site_app, "/admin/")
+    assert result.status_code == 403
+    assert b"Logged in" not in result.body
 
 
 def test_a_missing_file_stops_at_start(

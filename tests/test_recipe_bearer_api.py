@@ -101,6 +101,19 @@ def test_a_short_token_stops_at_start_without_showing_it(
     assert "tooshort" not in err
 
 
+def test_tokens_the_wrong_way_round_stop_at_start_without_showing_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    secret = "Zq8vN3rT0kLp5sXw2yBd7fHj"
+    monkeypatch.setenv(ENV_VAR, f"{CI}, {secret}:ops")  # TOKEN:NAME, not NAME:TOKEN
+    with pytest.raises(SystemExit):
+        main([])
+    err = capsys.readouterr().err
+    assert "the 2nd entry is shorter than 16 characters" in err
+    assert f"each item in {ENV_VAR} is TOKEN or NAME:TOKEN" in err
+    assert secret not in err
+
+
 # -- served for real -------------------------------------------------------------
 
 

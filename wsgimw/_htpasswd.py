@@ -10,8 +10,9 @@
   credentials verified against a slow hash.
 * `HtpasswdFile` keeps the table of a file on disk up to date: it looks at
   the file at most once a second and swaps in a new `Credentials` when the
-  file changed; if the new file cannot be read or parsed, it keeps the last
-  good table and logs a warning on ``wsgimw.auth``.
+  file changed. It fails closed: a line that cannot be used refuses its
+  user, and a file that stays unreadable (or empty) for a second check
+  refuses everyone; see `HtpasswdFile`.
 
 Hashing is done by maintained libraries, never here: ``bcrypt`` for bcrypt,
 ``libpass`` (passlib's maintained fork) for apr1 and SHA-crypt, and
@@ -52,6 +53,9 @@ logger = logging.getLogger("wsgimw.auth")
 CHECK_INTERVAL: Final = 1.0
 #: bcrypt uses the first 72 bytes of a password, as Apache's htpasswd does.
 BCRYPT_MAX_BYTES: Final = 72
+#: The bcrypt costs htpasswd writes (``-C``). Each step doubles the work: a
+#: cost of 31 would take hours, for the dummy hash made at construction too.
+BCRYPT_COSTS: Final = range(4, 18)
 
 BCRYPT: Final = "bcrypt"
 APR1: Final = "apr1"
@@ -62,7 +66,11 @@ PLAIN: Final = "plain"
 #: Hashes that are slow on purpose: worth caching a verified password for.
 SLOW_KINDS: Final = frozenset({BCRYPT, APR1, SHA256_CRYPT, SHA512_CRYPT})
 
-_BCRYPT = re.compile(r"\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{53}\Z")
+#: "$2b$" (or 2a, 2y), two digits of cost, "$", a 22-character salt and a
+#: 31-character hash, in bcrypt's base64 alphabet: 60 characters.
+_BCRYPT = re.compile(r"\$2[aby]\$([0-9]{2})\$[./A-Za-z0-9]{21}(.)[./A-Za-z0-9]{31}\Z")
+#: The salt's last character holds 2 bits: bcrypt refuses any but these.
+_BCRYPT_SALT_ENDS: Final = frozenset(".Oeu")
 _DES = re.compile(r"[./0-9A-Za-z]{13}\Z")
 _PREFIX = re.compile(r"\$[^$]{0,8}\$|\{[^}]{0,8}\}")
 #: Other formats a file may hold, named in the error (the hash never is).
@@ -176,13 +184,23 @@ def _load_bcrypt() -> None:
         ) from None
 
 
-def _sha_crypt(kind: str, flag: str, value: str) -> PasswordHash:
+def _libpass_parse(handler: str, value: str, what: str) -> Any:
+    """``value`` parsed by a libpass handler; refused when it is malformed or
+    a "config string" (a salt without a checksum), which could never
+    verify: libpass raises when asked to."""
     try:
-        parsed = _passlib(kind.replace("-", "_")).from_string(value)
+        parsed = _passlib(handler).from_string(value)
     except ValueError:
-        raise HtpasswdError(
-            f"malformed {kind} hash (htpasswd {flag} writes them); {_RECREATE}"
-        ) from None
+        parsed = None
+    if parsed is None or not parsed.checksum:
+        raise HtpasswdError(f"malformed {what}; {_RECREATE}")
+    return parsed
+
+
+def _sha_crypt(kind: str, flag: str, value: str) -> PasswordHash:
+    parsed = _libpass_parse(
+        kind.replace("-", "_"), value, f"{kind} hash (htpasswd {flag} writes them)"
+    )
     return PasswordHash(kind, value, int(parsed.rounds))
 
 
@@ -193,15 +211,23 @@ def parse_hash(value: str, *, allow_plaintext: bool = False) -> PasswordHash:
         raise HtpasswdError(f"no password hash; {_RECREATE}")
     if value.startswith(("$2y$", "$2b$", "$2a$")):
         match = _BCRYPT.match(value)
-        if match is None or not 4 <= int(match[1]) <= 31:
+        if match is None:
             raise HtpasswdError(f"malformed bcrypt hash; {_RECREATE}")
+        cost = int(match[1])
+        if cost not in BCRYPT_COSTS:
+            raise HtpasswdError(
+                f"bcrypt cost {cost} is not supported: htpasswd -B -C writes "
+                f"{BCRYPT_COSTS[0]} to {BCRYPT_COSTS[-1]} (each step doubles the "
+                f"time a check takes); {_RECREATE}"
+            )
+        if match[2] not in _BCRYPT_SALT_ENDS:
+            raise HtpasswdError(
+                f"malformed bcrypt hash (a salt bcrypt never makes); {_RECREATE}"
+            )
         _load_bcrypt()
-        return PasswordHash(BCRYPT, value.encode("ascii"), int(match[1]))
+        return PasswordHash(BCRYPT, value.encode("ascii"), cost)
     if value.startswith("$apr1$"):
-        try:
-            _passlib("apr_md5_crypt").from_string(value)
-        except ValueError:
-            raise HtpasswdError(f"malformed apr1 MD5 hash; {_RECREATE}") from None
+        _libpass_parse("apr_md5_crypt", value, "apr1 MD5 hash")
         return PasswordHash(APR1, value)
     if value.startswith("$5$"):
         return _sha_crypt(SHA256_CRYPT, "-2", value)
@@ -210,7 +236,7 @@ def parse_hash(value: str, *, allow_plaintext: bool = False) -> PasswordHash:
     if value.startswith("{SHA}"):
         try:
             digest = base64.b64decode(value[5:], validate=True)
-        except binascii.Error:
+        except (binascii.Error, ValueError):  # ValueError: not ASCII
             digest = b""
         if len(digest) != 20:
             raise HtpasswdError(f"malformed {{SHA}} hash; {_RECREATE}")
@@ -252,58 +278,80 @@ def check_user_name(user: object) -> str:
     return user
 
 
+_Lines = dict[str, int]
+_Problems = list[tuple[int, str]]
+
+
 def parse_htpasswd(
     data: bytes, *, allow_plaintext: bool = False, name: str = "htpasswd file"
 ) -> dict[str, PasswordHash]:
     """Parse an htpasswd file's bytes, as Apache reads them.
 
-    Lines are ``user:hash``; surrounding whitespace (CR of a CRLF included)
-    is ignored, as are blank lines and lines that start with ``#``; anything
+    Lines are ``user:hash``; spaces, tabs and a CR (of a CRLF) around a line
+    are ignored, as are blank lines and lines that start with ``#``; anything
     after a second ``:`` is ignored too, as Apache does. The file must be
     UTF-8 (a leading byte-order mark is allowed). A user listed twice is an
-    error: Apache would silently use the first entry.
+    error: Apache would silently use the first entry. The first bad line
+    raises `HtpasswdError`, which names the line, never its user or hash
+    (a line written the wrong way round would put the hash first).
+    """
+    return _parse(data, allow_plaintext=allow_plaintext, name=name, strict=True)[0]
+
+
+def _parse(
+    data: bytes, *, allow_plaintext: bool, name: str, strict: bool
+) -> tuple[dict[str, PasswordHash], _Lines, _Problems]:
+    """The users, the line each user is on, and the lines that cannot be
+    used with the reason. ``strict``: raise for the first of those instead.
+    Otherwise the user of a bad line is left out, and so is a user on two
+    lines: a bad line never lets a user in that the file meant to keep out.
     """
     users: dict[str, PasswordHash] = {}
-    first_line: dict[str, int] = {}
+    lines: _Lines = {}
+    problems: _Problems = []
+    refused: set[str] = set()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     for number, raw in enumerate(data.split(b"\n"), 1):
-        where = f"{name}, line {number}"
+        user: str | None = None
         try:
-            line = raw.decode("utf-8").strip()
-        except UnicodeDecodeError:
-            raise HtpasswdError(
-                f"{where}: not valid UTF-8; save the file as UTF-8"
-            ) from None
-        if not line or line.startswith("#"):
-            continue
-        user, colon, rest = line.partition(":")
-        if not colon:
-            raise HtpasswdError(
-                f"{where}: no ':' between user name and hash; add users with "
-                f"htpasswd -B {name} USER"
-            )
-        try:
+            try:
+                line = raw.decode("utf-8").strip(" \t\r")
+            except UnicodeDecodeError:
+                raise HtpasswdError("not valid UTF-8; save the file as UTF-8") from None
+            if not line or line.startswith("#"):
+                continue
+            user, colon, rest = line.partition(":")
+            if not colon:
+                user = None  # the whole line: it may be a hash
+                raise HtpasswdError(
+                    "no ':' between user name and hash; add users with "
+                    f"htpasswd -B {name} USER"
+                )
             check_user_name(user)
+            if user in lines:
+                raise HtpasswdError(
+                    f"the same user name as on line {lines[user]}; remove one of "
+                    "the two (Apache would use the first)"
+                )
+            lines[user] = number
+            try:
+                users[user] = parse_hash(
+                    rest.partition(":")[0], allow_plaintext=allow_plaintext
+                )
+            except HtpasswdError as exc:
+                # Each message ends with "re-create the password with htpasswd
+                # -B": finish the command line.
+                raise HtpasswdError(f"{exc} {name} USER") from None
         except HtpasswdError as exc:
-            raise HtpasswdError(f"{where}: {exc}") from None
-        if user in users:
-            raise HtpasswdError(
-                f"{where}: user {user!r} is already on line {first_line[user]}; "
-                "remove one of the two (Apache would use the first)"
-            )
-        try:
-            users[user] = parse_hash(
-                rest.partition(":")[0], allow_plaintext=allow_plaintext
-            )
-        except HtpasswdError as exc:
-            # Each message ends with "re-create the password with htpasswd
-            # -B": finish the command line.
-            raise HtpasswdError(
-                f"{where} (user {user!r}): {exc} {name} {user}"
-            ) from None
-        first_line[user] = number
-    return users
+            if strict:
+                raise HtpasswdError(f"{name}, line {number}: {exc}") from None
+            problems.append((number, str(exc)))
+            if user is not None:
+                refused.add(user)
+    for user in refused:
+        users.pop(user, None)
+    return users, lines, problems
 
 
 # -- the dummy hash: unknown users cost the same work -----------------------------
@@ -393,7 +441,7 @@ class VerifiedCache:
 class Credentials:
     """One immutable table of users and hashes, and what verifies against it."""
 
-    __slots__ = ("cache", "dummy", "users")
+    __slots__ = ("cache", "dummy", "users", "where")
 
     def __init__(
         self,
@@ -402,8 +450,12 @@ class Credentials:
         cache_seconds: float,
         cache_size: int,
         dummy: PasswordHash | None = None,
+        where: Mapping[str, str] | None = None,
     ) -> None:
         self.users: Mapping[str, PasswordHash] = dict(users)
+        #: user -> where the hash came from ("line 3 of the htpasswd file
+        #: ..."), for a log line that must not show the hash.
+        self.where: Mapping[str, str] = where or {}
         self.dummy = make_dummy(self.users, dummy)
         slow = any(h.kind in SLOW_KINDS for h in self.users.values())
         self.cache = (
@@ -414,7 +466,9 @@ class Credentials:
 
     def verify(self, user: str, password: str) -> bool:
         """Whether ``password`` is ``user``'s. An unknown user costs one
-        verification against the dummy hash, like a known one."""
+        verification against the dummy hash, like a known one. A hash the
+        library cannot use is a refusal, logged as an error on
+        ``wsgimw.auth``: the client gets what a wrong password gets."""
         secret = password.encode("utf-8")
         cache = self.cache
         key = b""
@@ -426,7 +480,17 @@ class Credentials:
         if stored is None:
             self.dummy.verify(secret)
             return False
-        if not stored.verify(secret):
+        try:
+            verified = stored.verify(secret)
+        except Exception as exc:  # a library that raises for this hash
+            logger.error(
+                "could not check a password against the hash of %s (%s); the "
+                "request is refused: re-create that password with htpasswd -B",
+                self.where.get(user, "a user"),
+                type(exc).__name__,  # not its message: it might quote the hash
+            )
+            return False
+        if not verified:
             return False
         if cache is not None and stored.kind in SLOW_KINDS:
             cache.add(key)
@@ -456,10 +520,22 @@ class HtpasswdFile:
 
     `current` costs one clock read per request; at most once a second (and
     by one thread at a time) it compares the file's device, inode, size and
-    mtime with those last read, and re-reads the file when they differ. A
-    file that cannot be read or parsed any more leaves the last good table
-    in place, with a warning on ``wsgimw.auth`` (once per distinct problem).
-    A valid file with no users is taken as it is: everyone is refused.
+    mtime with those last read, and re-reads the file when they differ. The
+    path is made absolute at construction, so a later ``chdir`` changes
+    nothing.
+
+    It fails closed, so that removing a user always takes effect within a
+    couple of checks, and says so on ``wsgimw.auth``:
+
+    * a line that cannot be used (an unsupported hash, a user listed twice...)
+      refuses its user; the other lines apply (a warning names the lines);
+    * a file that cannot be read, is empty (0 bytes), or changes while it is
+      read may be in the middle of being replaced: the last table stays for
+      that check (a warning). If it is still unreadable at the next check,
+      every request is refused (an error) until it can be read; if it is
+      still empty, it is taken as a file with no users; if it is still
+      changing, it is taken as read;
+    * a valid file with no users is taken as it is: everyone is refused.
     """
 
     __slots__ = (
@@ -469,6 +545,7 @@ class HtpasswdFile:
         "_credentials",
         "_lock",
         "_next_check",
+        "_pending",
         "_problem",
         "_seen",
         "path",
@@ -482,37 +559,53 @@ class HtpasswdFile:
         cache_seconds: float = 60,
         cache_size: int = 1024,
     ) -> None:
-        self.path = path
+        #: The absolute path, read at every check.
+        self.path = os.path.abspath(path)
         self._allow_plaintext = allow_plaintext
         self._cache_seconds = cache_seconds
         self._cache_size = cache_size
         try:
-            data, seen = _read(path)
+            data, seen = _read(self.path)
         except OSError as exc:
             raise HtpasswdError(
                 f"cannot read the htpasswd file {path!r}: {exc.strerror or exc}; "
                 f"create it with htpasswd -c -B {path} USER, or fix its permissions"
             ) from exc
-        users = parse_htpasswd(data, allow_plaintext=allow_plaintext, name=path)
+        # Construction is strict: any bad line is an error, named with the
+        # path as given.
+        users, lines, _ = _parse(
+            data, allow_plaintext=allow_plaintext, name=path, strict=True
+        )
         if not users:
             raise HtpasswdError(
                 f"the htpasswd file {path!r} holds no users, so everyone would be "
                 f"refused; add one with htpasswd -B {path} USER"
             )
         self._seen: _Signature | None = seen
-        self._credentials = self._make(users, None)
+        self._credentials = self._make(users, lines, None)
+        #: What went wrong at the last check, when it kept the last table.
+        self._pending: str | None = None
+        #: The problem last logged as an error (each is logged once).
         self._problem: str | None = None
         self._lock = threading.Lock()
         self._next_check = monotonic() + CHECK_INTERVAL
 
     def _make(
-        self, users: Mapping[str, PasswordHash], dummy: PasswordHash | None
+        self,
+        users: Mapping[str, PasswordHash],
+        lines: Mapping[str, int],
+        dummy: PasswordHash | None,
     ) -> Credentials:
+        path = self.path
         return Credentials(
             users,
             cache_seconds=self._cache_seconds,
             cache_size=self._cache_size,
             dummy=dummy,
+            where={
+                user: f"line {number} of the htpasswd file {path}"
+                for user, number in lines.items()
+            },
         )
 
     def current(self) -> Credentials:
@@ -530,32 +623,47 @@ class HtpasswdFile:
 
     def _reload_if_changed(self) -> None:
         path = self.path
+        pending, self._pending = self._pending, None
         try:
             if _signature(os.stat(path)) == self._seen:
                 return
             data, seen = _read(path)
-            if _signature(os.stat(path)) != seen:
-                return  # being written right now: look again next time
+            settled = _signature(os.stat(path)) == seen
         except OSError as exc:
             self._seen = None  # re-read whatever comes back, even identical
-            self._keep_last(f"cannot read it: {exc.strerror or exc}")
+            self._trouble(f"cannot read it: {exc.strerror or exc}", pending)
+            return
+        if pending is None:  # a first look at a change: it may be half done
+            if not settled:
+                self._pending = "it changed while it was read"
+                return  # look again at the next check
+            if not data:
+                # htpasswd rewrites the file in place, so for a moment it is
+                # empty. A file with only comments is taken at its word.
+                self._pending = "it is empty, maybe being rewritten"
+                self._keep_last(self._pending)
+                return
+        try:
+            users, lines, problems = _parse(
+                data, allow_plaintext=self._allow_plaintext, name=path, strict=False
+            )
+            credentials = self._make(users, lines, self._credentials.dummy)
+        except Exception as exc:  # a bug: never a 500, never stuck
+            # Only the type: the message might quote a line of the file. The
+            # file is read again at the next check, changed or not.
+            self._trouble(f"{type(exc).__name__} while reading it", pending)
             return
         self._seen = seen
-        if not data:
-            # htpasswd rewrites in place, so for a moment the file is empty. A
-            # file with only comments is taken at its word (no users) instead.
-            self._keep_last("it is empty, maybe being rewritten")
-            return
-        try:
-            users = parse_htpasswd(
-                data, allow_plaintext=self._allow_plaintext, name=path
-            )
-        except HtpasswdError as exc:
-            self._keep_last(str(exc))
-            return
         self._problem = None
-        self._credentials = self._make(users, self._credentials.dummy)
-        if users:
+        self._credentials = credentials
+        if problems:
+            logger.warning(
+                "reloaded the htpasswd file %s: %d users; refused %s",
+                path,
+                len(users),
+                _refused_lines(problems),
+            )
+        elif users:
             logger.info("reloaded the htpasswd file %s: %d users", path, len(users))
         else:
             logger.warning(
@@ -564,14 +672,40 @@ class HtpasswdFile:
                 path,
             )
 
+    def _trouble(self, problem: str, pending: str | None) -> None:
+        """The file cannot be used: keep the last table if it could be used
+        at the last check, else refuse everyone."""
+        self._pending = problem
+        if pending is None:
+            self._keep_last(problem)
+            return
+        self._credentials = self._make({}, {}, self._credentials.dummy)
+        if problem != self._problem:  # said already
+            self._problem = problem
+            logger.error(
+                "the htpasswd file %s still cannot be used (%s): every request is "
+                "refused until it can",
+                self.path,
+                problem,
+            )
+
     def _keep_last(self, problem: str) -> None:
-        if problem == self._problem:
-            return  # said already
-        self._problem = problem
         logger.warning(
             "could not reload the htpasswd file %s (%s); still using the %d users "
-            "read before",
+            "read before for now: if this is still so a second from now, every "
+            "request is refused",
             self.path,
             problem,
             len(self._credentials.users),
         )
+
+
+def _refused_lines(problems: _Problems) -> str:
+    """``the user on line 2 (why)``, ``the users on lines 2, 5 (line 2:
+    why; line 5: why)``: the reasons name formats, never a hash or a user."""
+    if len(problems) == 1:
+        ((number, reason),) = problems
+        return f"the user on line {number} ({reason})"
+    numbers = ", ".join(str(number) for number, _ in problems)
+    reasons = "; ".join(f"line {number}: {reason}" for number, reason in problems)
+    return f"the users on lines {numbers} ({reasons})"

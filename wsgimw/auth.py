@@ -26,6 +26,7 @@ import math
 import os
 import re
 import secrets
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from typing import Final
 from urllib.parse import unquote
@@ -189,6 +190,48 @@ def _prefixes(paths: list[str], option: str) -> tuple[tuple[str, ...], ...]:
     return tuple(dict.fromkeys(_prefix(path, option) for path in paths))
 
 
+def _protect_prefixes(paths: list[str]) -> tuple[tuple[str, ...], ...]:
+    """``protect=`` paths as the segments of their `_fold` form."""
+    folded: dict[tuple[str, ...], None] = {}
+    for path in paths:
+        segments = _segments(_fold("/" + "/".join(_prefix(path, "protect"))))
+        if not segments:
+            raise ValueError(
+                f"protect path {path!r} folds to nothing to match: protect= "
+                "ignores case, accents and invisible characters"
+            )
+        folded[segments] = None
+    return tuple(folded)
+
+
+#: What `_fold` drops: combining marks (accents) and format characters
+#: (soft hyphens, zero-width spaces...).
+_DROPPED: Final = frozenset({"Mn", "Mc", "Me", "Cf"})
+#: Letters a Unicode-aware router takes for ASCII that NFKD and casefold()
+#: leave alone: the dotless i (re.IGNORECASE matches it with "i").
+_TO_ASCII: Final = str.maketrans({"\u0131": "i"})
+
+
+def _fold(path: str) -> str:
+    """A path (PEP 3333: its UTF-8 bytes held as latin-1) as ``protect=``
+    compares it: decoded, its compatibility forms decomposed (NFKD), case
+    folded, accents and invisible characters dropped. Every spelling that a
+    case-insensitive router may take for ``/admin`` (``/ADMIN``, ``/ADMİN``,
+    ``/adm\u0131n`` with a dotless i, the fullwidth form, ``/ad\u00admin``
+    with a soft hyphen...) folds to ``/admin``. It folds more together than
+    any router does (``/über`` and ``/uber``): for protect= that means
+    checking more, never less."""
+    if path.isascii():
+        return path.lower()
+    try:
+        text = path.encode("latin-1").decode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # not from a PEP 3333 server: fold it as it is
+        text = path
+    text = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    kept = "".join(c for c in text if unicodedata.category(c) not in _DROPPED)
+    return kept.translate(_TO_ASCII)
+
+
 def _segments(path: str) -> tuple[str, ...] | None:
     """The path's segments without empty and ``.`` ones; None when it holds
     a ``..`` segment (servers leave them in; apps may resolve them)."""
@@ -200,6 +243,12 @@ def _segments(path: str) -> tuple[str, ...] | None:
 
 def _under(segments: tuple[str, ...], prefixes: tuple[tuple[str, ...], ...]) -> bool:
     return any(segments[: len(prefix)] == prefix for prefix in prefixes)
+
+
+def _plain(path: str) -> bool:
+    """Whether whole segments of ``path`` are plain string prefixes: no
+    empty, ``.`` or ``..`` segment, no ``\\``, a leading ``/``."""
+    return not ("/." in path or "//" in path or "\\" in path or path[:1] != "/")
 
 
 def _as_text(
@@ -261,26 +310,28 @@ class _Auth:
                     "protect=[] protects nothing; list the paths to protect, or "
                     "leave protect= out (None) to protect every path"
                 )
-            # protect= matches case-insensitively: an app that routes /ADMIN
-            # to /admin must not get it unchecked. exempt= matches exactly.
-            self._protect = tuple(
-                tuple(s.lower() for s in prefix)
-                for prefix in _prefixes(protect_paths, "protect")
-            )
+            # protect= matches folded (case, accents...): an app that routes
+            # /ADMIN or /ADMİN to /admin must not get it unchecked. exempt=
+            # matches exactly: the other way round, folding would open more.
+            self._protect = _protect_prefixes(protect_paths)
         self._exempt_text = _as_text(self._exempt)
-        self._protect_text = None if self._protect is None else _as_text(self._protect)
+        self._protect_text = _as_text(self._protect or ())
         self._allow_preflight = bool(allow_preflight)
         self._shown = (exempt_paths, protect_paths)
 
     def _skipper(self) -> Callable[[Environ], bool] | None:
         """``skips(environ)``: whether a request goes to the app unchecked;
-        None when every request is checked."""
+        None when every request is checked.
+
+        Apps route on PATH_INFO, and SCRIPT_NAME may come from a client (a
+        proxy-prefix middleware that trusts a header). So both the full path,
+        SCRIPT_NAME + PATH_INFO, and PATH_INFO alone are looked at, and a
+        request goes unchecked only when both may: each is outside
+        ``protect=`` or inside ``exempt=``."""
         preflight = self._allow_preflight
-        protect = self._protect_text
-        exact, starts = self._exempt_text
-        if not (exact or protect is not None or preflight):
+        if not (self._exempt or self._protect is not None or preflight):
             return None
-        odd = self._skips_segments
+        skips_path = self._skips_path
 
         def skips(environ: Environ) -> bool:
             if (
@@ -289,30 +340,34 @@ class _Auth:
                 and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in environ
             ):
                 return True
-            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            if "/." in path or "//" in path or "\\" in path or path[:1] != "/":
-                return odd(path)
-            # A plain path: whole segments are plain string prefixes.
-            if protect is not None:
-                lowered = path.lower()
-                if not (lowered in protect[0] or lowered.startswith(protect[1])):
-                    return True
-            return path in exact or path.startswith(starts)
+            path_info = environ.get("PATH_INFO", "")
+            if not skips_path(path_info):
+                return False
+            script_name = environ.get("SCRIPT_NAME", "")
+            return not script_name or skips_path(script_name + path_info)
 
         return skips
 
-    def _skips_segments(self, path: str) -> bool:
-        """Whether a path with empty, ``.`` or ``..`` segments, a ``\\``, or
-        no leading ``/`` goes unchecked: segment by segment."""
-        segments = _segments(path)
-        if segments is None:  # a '..' in the path: never exempt, always protected
-            return False
+    def _skips_path(self, path: str) -> bool:
+        """Whether one path is outside ``protect=`` or inside ``exempt=``.
+        A path with a ``..`` segment is neither."""
         protect = self._protect
-        if protect is not None and not _under(
-            tuple(s.lower() for s in segments), protect
-        ):
-            return True
-        return _under(segments, self._exempt)
+        if protect is not None:
+            folded = path.lower() if path.isascii() else _fold(path)
+            if _plain(folded):
+                # Whole segments are plain string prefixes.
+                exact, starts = self._protect_text
+                if not (folded in exact or folded.startswith(starts)):
+                    return True
+            else:
+                segments = _segments(folded)
+                if segments is not None and not _under(segments, protect):
+                    return True
+        if _plain(path):
+            exact, starts = self._exempt_text
+            return path in exact or path.startswith(starts)
+        segments = _segments(path)
+        return segments is not None and _under(segments, self._exempt)
 
     def _shown_options(self) -> list[str]:
         parts = []
@@ -402,8 +457,10 @@ class BasicAuth:
             bcrypt (``-B``, recommended), SHA-512/256-crypt (``-5``, ``-2``),
             apr1 MD5 (``-m``) or ``{SHA}`` (``-s``); plain text (``-p``) only
             with ``allow_plaintext``. It is re-read when it changes (checked
-            at most once a second); if it cannot be read or parsed any more,
-            the last good users stay and a warning is logged.
+            at most once a second), failing closed: a line that cannot be
+            used refuses its user, and a file that is still unreadable (or
+            empty) at the next check refuses everyone. A relative path is
+            made absolute at construction.
         users: a mapping of user name to hash, in the same formats.
         check: ``check(user, password) -> bool`` for anything else (a
             database, LDAP...). It must return True or False; an exception
@@ -423,15 +480,22 @@ class BasicAuth:
             on whole segments: ``/health`` covers ``/health`` and
             ``/health/db``, never ``/healthz``. Matched case-sensitively.
         protect: if given, only these paths (and what is under them) are
-            checked. Matched case-insensitively, so ``/ADMIN`` is protected
-            with ``/admin``.
+            checked. Matched with case, accents and compatibility forms
+            folded, beyond ASCII: ``/ADMIN``, ``/ADMİN``, ``/adm\u0131n``
+            (a dotless i) and the fullwidth form of ``/ADMIN`` are protected
+            with ``/admin``. It may match more than the app routes there,
+            never less.
         allow_preflight: let CORS preflight requests (``OPTIONS`` with an
             ``Access-Control-Request-Method`` header) through unchecked.
 
-    Paths are matched on ``SCRIPT_NAME + PATH_INFO``, which the server has
-    already percent-decoded, with empty and ``.`` segments dropped and ``\\``
-    read as ``/``. A path with a ``..`` segment is never exempt and always
-    protected.
+    Paths are matched as the server percent-decoded them, with empty and
+    ``.`` segments dropped and ``\\`` read as ``/``, twice: the full path
+    ``SCRIPT_NAME + PATH_INFO``, and ``PATH_INFO`` alone (what apps route
+    on). A request goes unchecked only when both may: each is outside
+    ``protect=`` or inside ``exempt=``. So ``protect=["/admin"]`` still
+    protects an app mounted under ``/mysite``, and a mounted app lists its
+    exempt paths in both forms: ``exempt=["/health", "/mysite/health"]``. A
+    path with a ``..`` segment is never exempt and always protected.
 
     Raises:
         ValueError: no source or several, no users, a file that cannot be
@@ -508,16 +572,18 @@ class BasicAuth:
                 cache_seconds=self._cache_seconds,
                 cache_size=cache_size,
             )
-            self._source = f"htpasswd={self._file.path!r}"
+            self._source = f"htpasswd={os.fspath(htpasswd)!r}"
             file = self._file
             self._verify: Check = lambda user, password: file.current().verify(
                 user, password
             )
         elif users is not None:
+            parsed, where = _parse_users(users, self._allow_plaintext)
             credentials = Credentials(
-                _parse_users(users, self._allow_plaintext),
+                parsed,
                 cache_seconds=self._cache_seconds,
                 cache_size=cache_size,
+                where=where,
             )
             self._source = f"users=<{_count(len(credentials.users), 'user')}>"
             self._verify = credentials.verify
@@ -578,7 +644,12 @@ class BasicAuth:
         return basic_auth_app
 
 
-def _parse_users(users: object, allow_plaintext: bool) -> dict[str, PasswordHash]:
+def _parse_users(
+    users: object, allow_plaintext: bool
+) -> tuple[dict[str, PasswordHash], dict[str, str]]:
+    """The parsed hashes, and where each came from (for log lines). Entries
+    are named by place, never by key: ``{hash: user}``, the wrong way round,
+    would put the hash in the message."""
     if not isinstance(users, Mapping):
         raise TypeError(
             f"users must be a mapping of user name to hash, got {type(users).__name__}"
@@ -589,7 +660,9 @@ def _parse_users(users: object, allow_plaintext: bool) -> dict[str, PasswordHash
             "user: {'name': hash}, the hash made with htpasswd -nB name"
         )
     parsed: dict[str, PasswordHash] = {}
-    for user, hashed in users.items():
+    where: dict[str, str] = {}
+    for number, (user, hashed) in enumerate(users.items(), 1):
+        place = f"the {_ordinal(number)} entry"
         try:
             check_user_name(user)
             if not isinstance(hashed, str):
@@ -598,11 +671,12 @@ def _parse_users(users: object, allow_plaintext: bool) -> dict[str, PasswordHash
                 )
             parsed[user] = parse_hash(hashed, allow_plaintext=allow_plaintext)
         except HtpasswdError as exc:
-            message = f"users[{user!r}]: {exc}"
+            message = f"users: {place}: {exc}"
             if message.endswith("htpasswd -B"):
-                message += f" -n {user}"  # prints the line for a new password
+                message += " -n USER"  # prints the line for a new password
             raise ValueError(message) from None
-    return parsed
+        where[user] = f"{place} of users="
+    return parsed, where
 
 
 def _unauthorized(
@@ -722,7 +796,9 @@ class BearerAuth:
             raise TypeError("tokens takes a collection of tokens, e.g. tokens=[token]")
         if isinstance(tokens, Mapping):
             pairs = list(tokens.items())
-            where = [f"the token for {user!r}" for _, user in pairs]
+            # By place, never by key or value: {user: token}, the wrong way
+            # round, would put the token where the user name goes.
+            where = [f"the {_ordinal(n)} entry" for n in range(1, len(pairs) + 1)]
         elif isinstance(tokens, Iterable):
             pairs = [(token, "bearer") for token in tokens]
             where = [f"the {_ordinal(n)} token" for n in range(1, len(pairs) + 1)]
