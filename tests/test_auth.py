@@ -9,7 +9,7 @@ import logging
 import re
 import string
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -97,25 +97,6 @@ def run(
 @pytest.fixture(scope="module")
 def users_auth() -> BasicAuth:
     return BasicAuth(users=USERS)
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    kept: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            kept.append(record)
-
-    logger = logging.getLogger("wsgimw.auth")
-    handler, level = Keep(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield kept
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 class Clock:

@@ -13,7 +13,6 @@ import shutil
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
@@ -91,25 +90,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr(htp, "monotonic", fake)
     return fake
-
-
-@pytest.fixture
-def records() -> Iterator[list[logging.LogRecord]]:
-    kept: list[logging.LogRecord] = []
-
-    class Keep(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            kept.append(record)
-
-    logger = logging.getLogger("wsgimw.auth")
-    handler, level = Keep(), logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield kept
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
 
 
 def bump(path: Path, seconds: int = 10) -> None:
