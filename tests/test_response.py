@@ -480,11 +480,14 @@ class Declining:
         self.errors: list[Exception] = []
         self.handle_close = handle_close
 
-    def recover(
-        self, environ: Environ, start_response: StartResponse, error: Exception
-    ) -> bytes | None:
+    def error_page(
+        self, environ: Environ, error: Exception
+    ) -> tuple[str, Headers, bytes] | None:
         self.errors.append(error)
         return None
+
+    def on_answered(self, environ: Environ, error: Exception, *, sent: bool) -> None:
+        raise AssertionError("never answered: there was no page")  # pragma: no cover
 
     def on_close_error(self, environ: Environ, error: Exception) -> bool:
         self.errors.append(error)

@@ -179,15 +179,46 @@ class Recovery(Protocol):
     """What `guard` asks when the app raises. One object serves every
     request: everything about the request comes in the arguments."""
 
-    def recover(
-        self, environ: Environ, start_response: StartResponse, error: Exception
-    ) -> bytes | None:
-        """Answer ``error``: send a replacement with ``start_response(...,
-        exc_info)`` and return its body, or return None to let it propagate.
-        Per PEP 3333 that call raises if the headers are already out."""
+    def error_page(
+        self, environ: Environ, error: Exception
+    ) -> tuple[str, Headers, bytes] | None:
+        """The status, headers and body to answer ``error`` with, or None to
+        let it propagate."""
+
+    def on_answered(self, environ: Environ, error: Exception, *, sent: bool) -> None:
+        """``error`` had a page: sent in place of the response (``sent``
+        True), or too late for one (the headers were out) and re-raised."""
 
     def on_close_error(self, environ: Environ, error: Exception) -> bool:
         """The app iterable's close() raised; True if handled, not re-raised."""
+
+
+def _answer(
+    recovery: Recovery,
+    environ: Environ,
+    start_response: StartResponse,
+    error: Exception,
+) -> bytes | None:
+    """Send ``recovery``'s page for ``error``, or None when it is too late.
+
+    Nothing watches the body go by: PEP 3333 makes ``start_response(...,
+    exc_info)`` raise once the headers are out, so offering the page is
+    itself the test of whether it is too late for one.
+    """
+    page = recovery.error_page(environ, error)
+    if page is None:
+        return None
+    status, headers, body = page
+    exc_info: ExcInfo = (type(error), error, error.__traceback__)  # type: ignore[assignment]
+    try:
+        start_response(status, headers, exc_info)
+    except Exception:  # the server had sent the headers: it re-raised
+        recovery.on_answered(environ, error, sent=False)
+        return None  # the original error goes on to the server
+    finally:
+        exc_info = None  # type: ignore[assignment]  # no traceback cycle
+    recovery.on_answered(environ, error, sent=True)
+    return body
 
 
 def guard(
@@ -201,7 +232,7 @@ def guard(
     try:
         iterable = app(environ, start_response)
     except Exception as error:
-        body = recovery.recover(environ, start_response, error)
+        body = _answer(recovery, environ, start_response, error)
         if body is None:
             raise
         return [body]
@@ -246,7 +277,7 @@ class _Guarded:
         except StopIteration:
             raise
         except Exception as error:
-            body = self._recovery.recover(self._environ, self._start_response, error)
+            body = _answer(self._recovery, self._environ, self._start_response, error)
             if body is None:
                 raise
             self._iterator = iter(())  # the replacement ends the body

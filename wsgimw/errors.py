@@ -145,23 +145,16 @@ class ErrorHandler:
 
     # -- the Recovery the core's guard() asks --------------------------------------
 
-    def recover(
-        self, environ: Environ, start_response: StartResponse, error: Exception
-    ) -> bytes | None:
-        """Answer ``error`` with an error page, unless it is too late.
+    def error_page(
+        self, environ: Environ, error: Exception
+    ) -> tuple[str, Headers, bytes]:
+        """The page for ``error``; the core's guard() sends it, or finds it
+        is too late (the headers were out) and lets the error go on."""
+        return self.page(environ, self.status_for(error), error)
 
-        Nothing watches the body go by: PEP 3333 makes ``start_response(...,
-        exc_info)`` raise once the headers are out, so offering the page is
-        itself the test of whether it is too late for one.
-        """
-        status, headers, body = self.page(environ, self.status_for(error), error)
-        try:
-            start_response(status, headers, _exc_info(error))
-        except Exception:  # the server had sent the headers: it re-raised
-            self.report(environ, error, phase="after-body")
-            return None  # the original error goes on to the server
-        self.report(environ, error, phase="before-body")
-        return body
+    def on_answered(self, environ: Environ, error: Exception, *, sent: bool) -> None:
+        """Log and report ``error`` once the core knows whether its page went out."""
+        self.report(environ, error, phase="before-body" if sent else "after-body")
 
     def on_close_error(self, environ: Environ, error: Exception) -> bool:
         """Log an error from the app iterable's close(); the response stands."""
