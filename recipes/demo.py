@@ -8,6 +8,7 @@ one access line per request, and prints what to try with curl.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import logging
 import time
@@ -15,7 +16,15 @@ from collections.abc import Iterable, Iterator
 from socketserver import ThreadingMixIn
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from wsgimw import AccessLog, Compress, ErrorHandler, QueryParser, Rewrite, compose
+from wsgimw import (
+    AccessLog,
+    BasicAuth,
+    Compress,
+    ErrorHandler,
+    QueryParser,
+    Rewrite,
+    compose,
+)
 from wsgimw.types import Environ, Headers, StartResponse, WSGIApp
 
 INDEX = """<!doctype html>
@@ -31,6 +40,8 @@ INDEX = """<!doctype html>
     still streaming</li>
 <li><a href="/boom">/boom</a>: the app raises; ErrorHandler answers with a clean 500</li>
 <li><a href="/image">/image</a>: a body nothing touches (not text)</li>
+<li><a href="/admin/">/admin/</a>: protected by BasicAuth (user <code>demo</code>,
+    password <code>demo</code>); a 401 with a challenge without them</li>
 </ul>
 <p>Every response carries the headers the security Rewrite adds, and every
 request gets one access-log line on the console.</p>
@@ -96,6 +107,12 @@ def demo_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]
         return _stream(environ, start_response)
     if path == "/boom":
         raise RuntimeError("the demo app failed on purpose")
+    if path.startswith("/admin/"):
+        user = environ["REMOTE_USER"]  # BasicAuth sets it: this page is protected
+        page = f"<p>Hello {html.escape(user)}: this page needs a password.</p>\n"
+        return _respond(
+            environ, start_response, "text/html; charset=utf-8", page.encode()
+        )
     if path == "/image":
         return _respond(
             environ, start_response, "image/gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
@@ -116,10 +133,16 @@ def _reverse_lines(text: str) -> str:
     return "".join(line[::-1] + "\n" for line in text.splitlines())
 
 
+#: The demo's one user, ``demo`` with the password ``demo``: the line that
+#: Apache's ``htpasswd -nbB demo demo`` prints. A real site keeps its users
+#: in a file: ``BasicAuth(htpasswd="/etc/myapp.htpasswd")``.
+DEMO_USERS = {"demo": "$2y$10$ojAn0b/UDElo1Abdkz.LOu.UqsoHuO0wY/YL2syJJvuimkvF5MxYi"}
+
 pipeline = compose(
     ErrorHandler(),  # outermost: what any layer below raises becomes a clean 500
     AccessLog(format="combined"),  # sees the 500s ErrorHandler does not make
     Compress(),
+    BasicAuth(users=DEMO_USERS, realm="wsgimw demo", protect=["/admin/"]),
     QueryParser(),
     Rewrite(headers=security_headers),
     Rewrite(text=_reverse_lines, buffered=True, content_types=["text/plain"]),
@@ -159,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  curl -i {base}{path}", flush=True)
         print(f"  curl -i '{base}/query?tag=a&tag=b&q=caf%C3%A9'", flush=True)
         print(f"  curl -i --compressed {base}/big", flush=True)
+        print(f"  curl -i -u demo:demo {base}/admin/", flush=True)
         print(
             f"  curl -N --compressed {base}/stream     # arrives tick by tick",
             flush=True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import http.client
 import json
@@ -75,7 +76,25 @@ def test_boom_is_a_clean_500(caplog: pytest.LogCaptureFixture) -> None:
 def test_image_is_left_alone_and_index_lists_the_pages() -> None:
     assert linted("/image", Accept_Encoding="gzip").body.startswith(b"GIF89a")
     assert b"/stream" in linted("/").body
-    assert len(pipeline) == 7
+    assert len(pipeline) == 8
+
+
+def test_admin_needs_the_demo_password() -> None:
+    refused = linted("/admin/")
+    assert refused.status == "401 Unauthorized"
+    assert (
+        refused.header("WWW-Authenticate")
+        == 'Basic realm="wsgimw demo", charset="UTF-8"'
+    )
+    wrong = linted("/admin/", Authorization=_basic("demo", "wrong"))
+    assert wrong.status == "401 Unauthorized"
+    allowed = linted("/admin/", Authorization=_basic("demo", "demo"))
+    assert allowed.status == "200 OK"
+    assert allowed.body == b"<p>Hello demo: this page needs a password.</p>\n"
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
 
 def test_demo_serves_on_a_real_port() -> None:
@@ -85,6 +104,12 @@ def test_demo_serves_on_a_real_port() -> None:
         assert body == "✓ dlröw olléh\n".encode()
         assert headers["Referrer-Policy"] == "same-origin"
         assert fetch(server.url + "/boom")[0] == 500
+        assert fetch(server.url + "/admin/")[0] == 401
+        admin = fetch(
+            server.url + "/admin/", headers={"Authorization": _basic("demo", "demo")}
+        )
+        assert admin[0] == 200
+        assert admin[2].startswith(b"<p>Hello demo:")
         connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
         try:
             connection.request("GET", "/stream", headers={"Accept-Encoding": "gzip"})
@@ -108,5 +133,5 @@ def test_demo_serves_on_a_real_port() -> None:
     access_lines = [
         line for line in server.log.splitlines() if line.startswith("wsgimw.accesslog")
     ]
-    assert len(access_lines) == 3  # one per request
+    assert len(access_lines) == 5  # one per request
     assert '"GET /boom HTTP/1.1" 500' in server.log
