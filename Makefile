@@ -5,26 +5,50 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+DEMO_STAMP := $(VENV)/.demo-stamp
 
 .PHONY: demo test tools lint typecheck pytest docs bench clean
 
-$(STAMP): pyproject.toml
+# The demo needs only the library and its extras; the test run needs the dev
+# tools, servers and frameworks, and Debian's programs (see tools).
+$(DEMO_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[all]'
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml | tools
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/python -m recipes.demo
 
 test: tools lint typecheck pytest docs
 
-# Real tools the tests run: Debian's htpasswd (apache2-utils) makes the
-# password files the auth tests read. Installed when missing and root.
+# Real programs the tests run, from Debian: htpasswd (apache2-utils) writes
+# the password files; apache2 serves mod_wsgi, whose pip build needs apxs
+# (apache2-dev); nginx is the reverse proxy; wrk drives the end-to-end
+# benchmark. Installed when missing and root; otherwise the run stops here.
+DEBIAN_TOOLS := htpasswd:apache2-utils apxs:apache2-dev apache2:apache2 nginx:nginx wrk:wrk
 tools:
-	@command -v htpasswd >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
-		apt-get update -qq && apt-get install -y -qq apache2-utils >/dev/null; } || \
-		echo "htpasswd missing: install apache2-utils (the auth tests need it)"
+	@missing=""; \
+	for pair in $(DEBIAN_TOOLS); do \
+		command -v $${pair%%:*} >/dev/null 2>&1 || [ -x /usr/sbin/$${pair%%:*} ] || \
+			missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian packages:$$missing"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+		else \
+			echo "the tests need these Debian packages:$$missing (apt-get install as root)"; \
+			exit 1; \
+		fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,0 +1,42 @@
+"""The testing recipe (recipes/pytest_pipeline) passes as a user would run it."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+from servers import ROOT
+
+RECIPE = ROOT / "recipes" / "pytest_pipeline"
+PYTEST_OPTIONS = ["-p", "no:cacheprovider", "-q", "-rA", "--no-header"]
+
+
+def _test_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.name
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")
+    }
+
+
+def test_the_recipe_suite_passes_under_pytest() -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", str(RECIPE), *PYTEST_OPTIONS],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    passed = {
+        line.split("::")[-1]
+        for line in run.stdout.splitlines()
+        if line.startswith("PASSED")
+    }
+    # Every test in the file ran and passed: none collected away or skipped.
+    assert passed == _test_names(RECIPE / "test_pipeline.py")
+    assert len(passed) >= 8
