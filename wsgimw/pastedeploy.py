@@ -1,0 +1,394 @@
+"""PasteDeploy filter factories: every wsgimw middleware in an .ini pipeline.
+
+wsgimw registers one ``paste.filter_factory`` entry point per middleware, so
+a PasteDeploy file can put them in a pipeline::
+
+    [pipeline:main]
+    pipeline = errors gzip myapp
+
+    [filter:gzip]
+    use = egg:wsgimw#compress
+    minimum_size = 500
+
+Each factory takes PasteDeploy's ``(global_conf, **local_conf)``, turns the
+.ini strings into the middleware's keyword options and returns the
+middleware instance, which is the ``app -> app`` callable PasteDeploy
+expects of a filter. An option the middleware does not have, or a value
+that cannot be converted, is a `ValueError` that names the option and the
+filter; the middleware's own checks then run as they do in Python.
+
+``global_conf`` (the ``[DEFAULT]`` section, ``here`` and ``__file__``) is
+read for two things only, as PasteDeploy's conventions have it: ``debug``
+for ``egg:wsgimw#errors`` when the filter's section does not set it, and
+``here`` (the .ini file's folder), against which a relative ``htpasswd``
+path is resolved.
+
+This module never imports PasteDeploy: it only converts strings.
+"""
+
+from __future__ import annotations
+
+import builtins
+import difflib
+import importlib
+import logging
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .accesslog import AccessLog
+from .auth import BasicAuth, BearerAuth
+from .compress import Compress
+from .environlog import EnvironLog
+from .errors import ErrorHandler
+from .query import QueryParser
+from .rewrite import Rewrite
+
+__all__ = [
+    "accesslog",
+    "basic_auth",
+    "bearer_auth",
+    "compress",
+    "environlog",
+    "errors",
+    "query",
+    "rewrite",
+]
+
+_M = TypeVar("_M")
+
+_INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
+_TRUE = frozenset({"true", "yes", "on", "1"})
+_FALSE = frozenset({"false", "no", "off", "0"})
+
+
+@dataclass(frozen=True)
+class _Form:
+    """How one kind of .ini value becomes a Python value. ``parse`` raises
+    `ValueError` with what was wrong; the factory adds the option's name,
+    the filter's and ``expected``."""
+
+    expected: str
+    parse: Callable[[str], object]
+
+
+# -- the converters ---------------------------------------------------------------
+
+
+def _text(text: str) -> str:
+    return text
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+def _integer(text: str) -> int:
+    if not _INTEGER.match(text.strip()):
+        raise ValueError(f"got {text!r}")
+    return int(text)
+
+
+def _limit(text: str) -> int | None:
+    return None if text.strip().lower() == "none" else _integer(text)
+
+
+def _number(text: str) -> float:
+    if _INTEGER.match(text.strip()):
+        return int(text)  # 60 stays 60, as it would be written in Python
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"got {text!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"got {text!r}")
+    return value
+
+
+def _boolean(text: str) -> bool:
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise ValueError(f"got {text!r}")
+
+
+def _resolve(text: str) -> object:
+    """The object a ``module:attribute`` reference names."""
+    module_name, colon, attribute = text.strip().partition(":")
+    if not (colon and _DOTTED.match(module_name) and _DOTTED.match(attribute)):
+        raise ValueError(f"got {text!r}")
+    try:
+        target: object = importlib.import_module(module_name)
+    except ImportError as error:
+        raise ValueError(f"cannot import {module_name!r}: {error}") from None
+    for name in attribute.split("."):
+        try:
+            target = getattr(target, name)
+        except AttributeError:
+            raise ValueError(
+                f"{module_name!r} has no attribute {attribute!r}"
+            ) from None
+    return target
+
+
+def _callable(text: str) -> Callable[..., object]:
+    target = _resolve(text)
+    if not callable(target):
+        raise ValueError(
+            f"{text.strip()} is not callable: its type is {type(target).__name__}"
+        )
+    return target
+
+
+def _exception_class(text: str) -> object:
+    """A ``module:Class`` reference, or the name of a built-in exception."""
+    if ":" in text:
+        return _resolve(text)
+    found = getattr(builtins, text, None)
+    if not (isinstance(found, type) and issubclass(found, Exception)):
+        raise ValueError(f"{text!r} is not a built-in exception")
+    return found
+
+
+def _logger(text: str) -> logging.Logger:
+    name = text.strip()
+    if not name:
+        raise ValueError("got an empty name")
+    return logging.getLogger(name)
+
+
+def _stream(text: str) -> object:
+    word = text.strip().lower()
+    if word not in ("stdout", "stderr"):
+        raise ValueError(f"got {text!r}")
+    return getattr(sys, word)
+
+
+def _pairs(
+    separator: str | None,
+    key: Callable[[str], object],
+    value: Callable[[str], object],
+    *,
+    secret: bool,
+    default: str | None = None,
+) -> Callable[[str], dict[object, object]]:
+    """A mapping written one ``key<separator>value`` per line (``None``: any
+    whitespace). Errors count entries, the lines that are not blank (a value
+    that starts on the next line begins with an empty one, and the .ini
+    parser drops comment lines). With ``secret``, an error names the entry,
+    never its text."""
+
+    def parse(text: str) -> dict[object, object]:
+        mapping: dict[object, object] = {}
+        first_entry: dict[object, int] = {}
+        entries = [line.strip() for line in text.splitlines() if line.strip()]
+        for number, entry in enumerate(entries, 1):
+            parts = entry.split(separator, 1)
+            if len(parts) == 2:
+                raw_key, raw_value = parts
+            elif default is not None:
+                raw_key, raw_value = parts[0], default
+            else:
+                shown = f"entry {number}" if secret else repr(entry)
+                missing = repr(separator) if separator else "value"
+                raise ValueError(f"{shown} has no {missing}")
+            try:
+                item = key(raw_key.strip())
+                mapping[item] = value(raw_value.strip())
+            except ValueError as error:
+                raise ValueError(f"entry {number}: {error}") from None
+            if item in first_entry:
+                raise ValueError(
+                    f"entry {number} repeats the key of entry {first_entry[item]}"
+                )
+            first_entry[item] = number
+        return mapping
+
+    return parse
+
+
+_TEXT = _Form("text", _text)
+_WORDS = _Form("words separated by spaces or newlines", _words)
+_INT = _Form("a whole number, e.g. 500", _integer)
+_LIMIT = _Form("a whole number, or none for no limit", _limit)
+_NUMBER = _Form("a number, e.g. 60 or 0.5", _number)
+_BOOL = _Form("true or false (or yes/no, on/off, 1/0)", _boolean)
+_CALLABLE = _Form(
+    "a reference module:attribute to a callable, e.g. myapp.hooks:report", _callable
+)
+_LOGGER = _Form("a logger name, e.g. myapp.access", _logger)
+_STREAM = _Form("stdout or stderr", _stream)
+_USERS = _Form(
+    "one user:hash per line, as htpasswd -nB USER prints it",
+    _pairs(":", _text, _text, secret=True),
+)
+_TOKENS = _Form(
+    "one token per line, each optionally followed by its user name",
+    _pairs(None, _text, _text, secret=True, default="bearer"),
+)
+_STATUSES = _Form(
+    "one exception class and status per line, e.g. PermissionError 403 "
+    "or myapp.errors:Gone 410",
+    _pairs(None, _exception_class, _integer, secret=False),
+)
+
+# -- one table per middleware: every keyword option, by .ini form -------------------
+
+_ERRORS = {
+    "debug": _BOOL,
+    "on_error": _CALLABLE,
+    "statuses": _STATUSES,
+    "http_exceptions": _BOOL,
+    "logger": _LOGGER,
+}
+_QUERY = {
+    "charset": _TEXT,
+    "errors": _TEXT,
+    "max_length": _LIMIT,
+    "max_fields": _LIMIT,
+}
+_ACCESSLOG = {
+    "format": _TEXT,
+    "logger": _LOGGER,
+    "stream": _STREAM,
+    "trusted_proxies": _INT,
+    "redact": _WORDS,
+}
+_ENVIRONLOG = {
+    "include": _WORDS,
+    "exclude": _WORDS,
+    "redact": _WORDS,
+    "response": _BOOL,
+    "logger": _LOGGER,
+}
+_COMPRESS = {
+    "minimum_size": _INT,
+    "content_types": _WORDS,
+    "encodings": _WORDS,
+    "gzip_level": _INT,
+    "brotli_quality": _INT,
+    "zstd_level": _INT,
+    "flush": _TEXT,
+    "etag": _TEXT,
+    "file_wrapper": _BOOL,
+    "breach_padding": _INT,
+}
+_AUTH = {
+    "realm": _TEXT,
+    "exempt": _WORDS,
+    "protect": _WORDS,
+    "allow_preflight": _BOOL,
+}
+_BASIC_AUTH = {
+    "htpasswd": _TEXT,
+    "users": _USERS,
+    "check": _CALLABLE,
+    "allow_plaintext": _BOOL,
+    "cache_seconds": _NUMBER,
+    "cache_size": _INT,
+    **_AUTH,
+}
+_BEARER_AUTH = {
+    "tokens": _TOKENS,
+    "verify": _CALLABLE,
+    "scopes": _WORDS,
+    **_AUTH,
+}
+_REWRITE = {
+    "headers": _CALLABLE,
+    "body": _CALLABLE,
+    "text": _CALLABLE,
+    "buffered": _BOOL,
+    "max_size": _INT,
+    "content_types": _WORDS,
+}
+
+
+def _build(
+    name: str,
+    middleware: Callable[..., _M],
+    table: Mapping[str, _Form],
+    local_conf: Mapping[str, object],
+) -> _M:
+    """``middleware(**options)`` from the .ini strings of filter ``name``."""
+    for option in local_conf:
+        if option not in table:
+            near = difflib.get_close_matches(option, table, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise ValueError(
+                f"egg:wsgimw#{name} has no option {option!r}{hint}; "
+                f"its options are: {', '.join(sorted(table))}"
+            )
+    options: dict[str, Any] = {}
+    for option, text in local_conf.items():
+        form = table[option]
+        if not isinstance(text, str):
+            raise TypeError(
+                f"egg:wsgimw#{name} option {option}: .ini values are str, "
+                f"got {type(text).__name__}"
+            )
+        try:
+            options[option] = form.parse(text)
+        except ValueError as error:
+            raise ValueError(
+                f"egg:wsgimw#{name} option {option}: expected {form.expected}; {error}"
+            ) from None
+    return middleware(**options)
+
+
+# -- the factories: PasteDeploy's filter_factory(global_conf, **local_conf) ---------
+
+
+def errors(global_conf: Mapping[str, str], **local_conf: str) -> ErrorHandler:
+    """`ErrorHandler`. ``debug`` comes from ``[DEFAULT]`` when the section
+    does not set it (PasteDeploy's convention for debug pages)."""
+    if "debug" not in local_conf and "debug" in global_conf:
+        local_conf["debug"] = global_conf["debug"]
+    return _build("errors", ErrorHandler, _ERRORS, local_conf)
+
+
+def query(global_conf: Mapping[str, str], **local_conf: str) -> QueryParser:
+    """`QueryParser`."""
+    return _build("query", QueryParser, _QUERY, local_conf)
+
+
+def accesslog(global_conf: Mapping[str, str], **local_conf: str) -> AccessLog:
+    """`AccessLog`."""
+    return _build("accesslog", AccessLog, _ACCESSLOG, local_conf)
+
+
+def environlog(global_conf: Mapping[str, str], **local_conf: str) -> EnvironLog:
+    """`EnvironLog`."""
+    return _build("environlog", EnvironLog, _ENVIRONLOG, local_conf)
+
+
+def compress(global_conf: Mapping[str, str], **local_conf: str) -> Compress:
+    """`Compress`."""
+    return _build("compress", Compress, _COMPRESS, local_conf)
+
+
+def basic_auth(global_conf: Mapping[str, str], **local_conf: str) -> BasicAuth:
+    """`BasicAuth`. A relative ``htpasswd`` path is taken from the .ini
+    file's folder (``here``), not from the current directory."""
+    here = global_conf.get("here")
+    path = local_conf.get("htpasswd")
+    if here and isinstance(path, str) and path and not os.path.isabs(path):
+        local_conf["htpasswd"] = os.path.join(here, path)
+    return _build("basic_auth", BasicAuth, _BASIC_AUTH, local_conf)
+
+
+def bearer_auth(global_conf: Mapping[str, str], **local_conf: str) -> BearerAuth:
+    """`BearerAuth`."""
+    return _build("bearer_auth", BearerAuth, _BEARER_AUTH, local_conf)
+
+
+def rewrite(global_conf: Mapping[str, str], **local_conf: str) -> Rewrite:
+    """`Rewrite`."""
+    return _build("rewrite", Rewrite, _REWRITE, local_conf)
