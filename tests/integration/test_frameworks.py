@@ -1,0 +1,473 @@
+"""The framework recipes (recipes/frameworks/): a real app of each framework,
+wrapped by a wsgimw stack at the framework's usual integration point.
+
+In-process, every request goes through a `Lint` on both sides of the stack:
+between the server and the stack, and between the stack and the framework's
+own app, so a broken rule names the side that broke it. Then each recipe's
+``main()`` is served for real and spoken to with `http.client`.
+
+No warning filter is needed here: none of the frameworks warns on the paths
+these recipes take (the Wheezy recipe sets the options whose absence Wheezy
+warns about, and the Bottle recipe sets ``catchall`` the non-deprecated way).
+TurboGears imports WebOb, whose import of ``cgi`` pyproject's filter covers.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import http.client
+import importlib
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import MethodType, ModuleType
+from typing import Any
+
+import pytest
+from servers import Server, running
+
+from recipes.frameworks import (
+    BOOM,
+    DEMO_PASSWORD,
+    DEMO_USER,
+    DEMO_USERS,
+    PROTECTED,
+    SEARCH_EXAMPLE,
+    BoomError,
+    article,
+    private_text,
+)
+from wsgimw import Pipeline
+from wsgimw.testing import Lint, LintError, Result, call_app
+from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
+
+CREDENTIALS = {
+    "Authorization": "Basic "
+    + base64.b64encode(f"{DEMO_USER}:{DEMO_PASSWORD}".encode()).decode("ascii")
+}
+WRONG = {"Authorization": "Basic " + base64.b64encode(b"demo:wrong").decode("ascii")}
+ERROR_PAGE = b"500 Internal Server Error\n"
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One framework recipe, as the tests see it."""
+
+    framework: str  # the name the page at / shows
+    module: str  # what ``python -m`` runs
+    own_q: str  # the key of the framework's own parse of q in /search
+
+    def load(self) -> ModuleType:
+        if self.framework != "Django":
+            return importlib.import_module(self.module)
+        # wsgi.py sets DJANGO_SETTINGS_MODULE, as Django's template does,
+        # and Django then sets TZ from TIME_ZONE (and calls time.tzset()).
+        # Django reads both once, when the module builds its application:
+        # they are put back so that the other tests, and the servers they
+        # start, see the environment they had.
+        saved = {
+            name: os.environ.get(name) for name in ("DJANGO_SETTINGS_MODULE", "TZ")
+        }
+        try:
+            return importlib.import_module(self.module)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+            time.tzset()
+
+    @property
+    def pipeline(self) -> Pipeline:
+        pipeline: Pipeline = self.load().pipeline
+        return pipeline
+
+    def served(self) -> WSGIApp:
+        """What a server is given: for Flask the Flask object itself."""
+        module = self.load()
+        served: WSGIApp = (
+            module.app if self.framework == "Flask" else module.application
+        )
+        return served
+
+    def framework_app(self) -> WSGIApp:
+        """The framework's own WSGI app, without the stack."""
+        module = self.load()
+        if self.framework == "Flask":
+            from flask import Flask
+
+            # The method the recipe replaced with the wrapped one.
+            return MethodType(Flask.wsgi_app, module.app)
+        if self.framework == "Django":
+            from django.core.wsgi import (  # type: ignore[import-untyped]
+                get_wsgi_application,
+            )
+
+            app: WSGIApp = get_wsgi_application()
+            return app
+        name = {
+            "Bottle": "app",
+            "CherryPy": "cherrypy_app",
+            "Falcon": "app",
+            "TurboGears": "turbogears_app",
+            "Wheezy Web": "wheezy_app",
+        }[self.framework]
+        app = getattr(module, name)
+        if self.framework == "Bottle":
+            # See test_bottle_passes_exc_info_none: Lint refuses it.
+            return _omit_none_exc_info(app)
+        return app
+
+
+RECIPES = [
+    Recipe("Django", "recipes.frameworks.django_site.wsgi", "django_q"),
+    Recipe("Flask", "recipes.frameworks.flask_app", "flask_q"),
+    Recipe("Bottle", "recipes.frameworks.bottle_app", "bottle_q"),
+    Recipe("CherryPy", "recipes.frameworks.cherrypy_app", "cherrypy_q"),
+    Recipe("Falcon", "recipes.frameworks.falcon_app", "falcon_q"),
+    Recipe("TurboGears", "recipes.frameworks.turbogears_app", "turbogears_q"),
+    Recipe("Wheezy Web", "recipes.frameworks.wheezy_app", "wheezy_q"),
+]
+BY_NAME = {recipe.framework: recipe for recipe in RECIPES}
+each_recipe = pytest.mark.parametrize(
+    "recipe", RECIPES, ids=[r.framework.split()[0].lower() for r in RECIPES]
+)
+
+
+def _omit_none_exc_info(app: WSGIApp) -> WSGIApp:
+    """``app`` with ``start_response(status, headers, None)`` sent on as
+    ``start_response(status, headers)``."""
+
+    def omitting(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        def start(
+            status: str, headers: Headers, exc_info: ExcInfo | None = None
+        ) -> Write:
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return omitting
+
+
+def call(recipe: Recipe, path: str, **headers: str) -> Result:
+    """One request through the recipe's stack, with a Lint on both sides."""
+    inner = Lint(above="the wsgimw stack", below=recipe.framework)
+    outer = Lint(above="the server", below="the wsgimw stack")
+    app = outer(recipe.pipeline(inner(recipe.framework_app())))
+    result = call_app(app, path, headers=headers, REMOTE_ADDR="127.0.0.1")
+    outer.verify()
+    inner.verify()
+    return result
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "wsgimw.accesslog"]
+
+
+# -- in-process, through Lint on both sides ------------------------------------
+
+
+@each_recipe
+def test_the_page_is_compressed(recipe: Recipe) -> None:
+    plain = call(recipe, "/")
+    packed = call(recipe, "/", Accept_Encoding="gzip")
+    assert plain.status == packed.status == "200 OK"
+    assert plain.body.decode() == article(recipe.framework)
+    assert plain.header("Content-Encoding") is None
+    assert packed.header("Content-Encoding") == "gzip"
+    assert "Accept-Encoding" in (packed.header("Vary") or "")
+    assert (packed.header("Content-Type") or "").startswith("text/html")
+    assert gzip.decompress(packed.body) == plain.body
+    assert len(packed.body) < len(plain.body) / 5
+
+
+@each_recipe
+def test_the_private_page_needs_the_demo_password(recipe: Recipe) -> None:
+    for headers in ({}, WRONG):
+        refused = call(recipe, f"{PROTECTED}/", **headers)
+        assert refused.status == "401 Unauthorized"
+        assert refused.header("WWW-Authenticate") == (
+            'Basic realm="wsgimw recipes", charset="UTF-8"'
+        )
+        assert refused.body == b"authentication required\n"
+    allowed = call(recipe, f"{PROTECTED}/", **CREDENTIALS)
+    assert allowed.status == "200 OK"
+    assert allowed.body.decode() == private_text(DEMO_USER)
+    assert (allowed.header("Content-Type") or "").startswith("text/plain")
+
+
+@each_recipe
+def test_an_error_gets_error_handlers_page(
+    recipe: Recipe, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="wsgimw.errors")
+    text = call(recipe, "/boom")
+    assert text.status == "500 Internal Server Error"
+    assert text.header("Content-Type") == "text/plain; charset=utf-8"
+    assert text.body == ERROR_PAGE
+    page = call(recipe, "/boom", Accept="text/html")
+    assert page.status == "500 Internal Server Error"
+    assert page.body.startswith(b"<!doctype html>\n")
+    assert b"<h1>500 Internal Server Error</h1>" in page.body
+    assert BOOM.encode() not in page.body
+    # ErrorHandler logged the framework's error itself, once per request.
+    errors = [r for r in caplog.records if r.name == "wsgimw.errors"]
+    assert len(errors) == 2
+    for record in errors:
+        assert record.exc_info is not None
+        assert isinstance(record.exc_info[1], BoomError)
+
+
+@each_recipe
+def test_the_query_page_reads_wsgimw_query(recipe: Recipe) -> None:
+    result = call(recipe, SEARCH_EXAMPLE)
+    assert result.status == "200 OK"
+    assert (result.header("Content-Type") or "").startswith("application/json")
+    assert json.loads(result.body) == {
+        "q": "café",
+        "tags": ["a", "b"],
+        recipe.own_q: "café",  # the framework's own parse agrees
+    }
+
+
+@each_recipe
+def test_one_access_line_per_request(
+    recipe: Recipe, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="wsgimw.accesslog")
+    requests: list[tuple[str, dict[str, str], str]] = [
+        ("/", {"Accept-Encoding": "gzip"}, "200"),
+        (SEARCH_EXAMPLE, {}, "200"),
+        (f"{PROTECTED}/", {}, "401"),
+        (f"{PROTECTED}/", CREDENTIALS, "200"),
+        ("/boom", {}, "500"),
+        ("/no-such-page", {}, "404"),
+    ]
+    for path, headers, _ in requests:
+        call(recipe, path, **headers)
+    lines = access_lines(caplog)
+    assert len(lines) == len(requests)
+    for line, (path, headers, status) in zip(lines, requests, strict=True):
+        user = DEMO_USER if headers is CREDENTIALS else "-"
+        assert line.startswith(f"127.0.0.1 - {user} [")
+        assert f'"GET {path} HTTP/1.0" {status} ' in line
+
+
+@each_recipe
+def test_the_served_object_carries_the_stack(recipe: Recipe) -> None:
+    """What the recipe hands a server (for Flask, ``app`` itself) is
+    wrapped: no request can go around the stack."""
+    outer = Lint()
+    served = outer(recipe.served())
+    packed = call_app(served, "/", headers={"Accept-Encoding": "gzip"})
+    refused = call_app(served, f"{PROTECTED}/")
+    outer.verify()
+    assert gzip.decompress(packed.body).decode() == article(recipe.framework)
+    assert refused.status == "401 Unauthorized"
+
+
+def test_the_demo_hash_is_htpasswd_s_own(tmp_path: Path) -> None:
+    """The documented password is right, checked by Apache's own tool."""
+    htpasswd = shutil.which("htpasswd")
+    assert htpasswd, "install apache2-utils: the recipes' hash is checked with it"
+    path = tmp_path / "demo.htpasswd"
+    path.write_text(f"{DEMO_USER}:{DEMO_USERS[DEMO_USER]}\n", encoding="utf-8")
+    assert DEMO_USERS[DEMO_USER].startswith("$2y$10$")  # bcrypt, as -B writes it
+    for password, code in ((DEMO_PASSWORD, 0), ("wrong", 3)):
+        done = subprocess.run(
+            [htpasswd, "-v", "-b", str(path), DEMO_USER, password],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == code, done.stderr
+
+
+# -- each framework's own error handling, the gotcha the recipes turn off -----
+
+
+def test_flask_without_propagate_exceptions_sends_its_own_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recipe = BY_NAME["Flask"]
+    module = recipe.load()
+    monkeypatch.setitem(module.app.config, "PROPAGATE_EXCEPTIONS", False)
+    monkeypatch.setattr(module.app.logger, "disabled", True)  # its traceback
+    result = call(recipe, "/boom")
+    assert result.status == "500 INTERNAL SERVER ERROR"
+    assert b"<title>500 Internal Server Error</title>" in result.body
+    assert result.body != ERROR_PAGE
+
+
+def test_django_without_debug_propagate_exceptions_sends_its_own_page(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    recipe = BY_NAME["Django"]
+    recipe.load()
+    from django.test import override_settings  # type: ignore[import-untyped]
+
+    caplog.set_level(logging.CRITICAL, logger="django.request")
+    with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=False):
+        result = call(recipe, "/boom")
+    assert result.status == "500 Internal Server Error"
+    assert b"<h1>Server Error (500)</h1>" in result.body
+
+
+def test_bottle_with_catchall_sends_its_own_page(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recipe = BY_NAME["Bottle"]
+    module = recipe.load()
+    monkeypatch.setitem(module.app.config, "catchall", True)
+    result = call(recipe, "/boom")
+    assert result.status == "500 Internal Server Error"
+    assert b"<title>Error: 500 Internal Server Error</title>" in result.body
+
+
+def test_bottle_passes_exc_info_none() -> None:
+    """Bottle calls ``start_response(status, headers, None)``. PEP 3333 allows
+    it, but some servers take exactly two arguments, so Lint refuses it; the
+    stack calls the server without it. The other tests put Lint below the
+    stack with that None left out, and check the rest."""
+    module = BY_NAME["Bottle"].load()
+    lint = Lint(below="Bottle")
+    with pytest.raises(
+        LintError, match=r"\[exc-info\] start_response\(\) got exc_info=None"
+    ):
+        call_app(lint(module.app), "/")
+    outer = Lint()
+    result = call_app(outer(module.application), "/")
+    outer.verify()
+    assert result.status == "200 OK"
+
+
+def _cherrypy_app(config: dict[str, Any]) -> WSGIApp:
+    import cherrypy  # type: ignore[import-untyped]
+
+    module = BY_NAME["CherryPy"].load()
+    app: WSGIApp = cherrypy.Application(module.Root(), "", {"/": config})
+    return app
+
+
+@pytest.mark.parametrize(
+    ("config", "page"),
+    [
+        ({}, b"<h2>500 Internal Server Error</h2>"),
+        # throw_errors alone: CherryPy's ExceptionTrapper answers, traceback and all.
+        ({"request.throw_errors": True}, b"Unrecoverable error in the server."),
+    ],
+    ids=["default", "throw-errors-alone"],
+)
+def test_cherrypy_needs_both_settings(
+    config: dict[str, Any], page: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.CRITICAL, logger="cherrypy")
+    recipe = BY_NAME["CherryPy"]
+    app = recipe.pipeline(_cherrypy_app(config))
+    outer = Lint()
+    result = call_app(outer(app), "/boom")
+    outer.verify()
+    assert result.status == "500 Internal Server Error"
+    assert page in result.body
+    assert result.body != ERROR_PAGE
+
+
+def test_falcon_without_the_reraise_handler_sends_its_own_page() -> None:
+    import falcon
+
+    module = BY_NAME["Falcon"].load()
+    app = falcon.App()
+    app.add_route("/boom", module.Boom())
+    outer = Lint()
+    result = call_app(outer(module.pipeline(app)), "/boom")
+    outer.verify()
+    assert result.status == "500 Internal Server Error"
+    assert json.loads(result.body) == {"title": "500 Internal Server Error"}
+
+
+def test_django_runserver_serves_the_wrapped_application() -> None:
+    """``manage.py runserver`` loads WSGI_APPLICATION: the stack is in it."""
+    module = BY_NAME["Django"].load()
+    from django.core.servers.basehttp import (  # type: ignore[import-untyped]
+        get_internal_wsgi_application,
+    )
+
+    assert get_internal_wsgi_application() is module.application
+
+
+# -- each recipe's main(), served for real ------------------------------------
+
+
+def _get(
+    port: int, path: str, headers: dict[str, str]
+) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def _access_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if line.startswith("wsgimw.accesslog: ")]
+
+
+def _wait_for_log(server: Server, banner: str, lines: int, timeout: float = 10) -> str:
+    """The server's output once it holds ``banner`` and that many access
+    lines. CherryPy prints its banner after it has begun to answer, and a
+    line is written when the server closes a response, which may be just
+    after the client has read it."""
+    deadline = time.monotonic() + timeout
+    log = server.log
+    while time.monotonic() < deadline and (
+        banner not in log or len(_access_lines(log)) < lines
+    ):
+        time.sleep(0.05)
+        log = server.log
+    return log
+
+
+@pytest.mark.integration
+@each_recipe
+def test_main_serves_the_stack(recipe: Recipe) -> None:
+    with running(["-m", recipe.module], timeout=30) as server:
+        status, headers, body = _get(server.port, "/", {"Accept-Encoding": "gzip"})
+        assert status == 200
+        assert headers["Content-Encoding"] == "gzip"
+        assert gzip.decompress(body).decode() == article(recipe.framework)
+        status, headers, body = _get(server.port, f"{PROTECTED}/", {})
+        assert status == 401
+        assert headers["WWW-Authenticate"].startswith('Basic realm="wsgimw recipes"')
+        status, headers, body = _get(server.port, f"{PROTECTED}/", CREDENTIALS)
+        assert status == 200
+        assert body.decode() == private_text(DEMO_USER)
+        status, headers, body = _get(server.port, "/boom", {})
+        assert status == 500
+        assert body == ERROR_PAGE
+        banner = f"curl -i -u {DEMO_USER}:{DEMO_PASSWORD} {server.url}{PROTECTED}/"
+        log = _wait_for_log(server, banner, lines=4)
+    assert banner in log
+    # AccessLog's lines, one per request, written by the recipe's logging
+    # set-up (in the order the responses were closed).
+    lines = sorted(_access_lines(log), key=lambda line: line.split('"')[1])
+    assert len(lines) == 4, log
+    assert "127.0.0.1 - - [" in lines[0]
+    assert '"GET / HTTP/1.1" 200 ' in lines[0]
+    assert '"GET /boom HTTP/1.1" 500 ' in lines[1]
+    refused, allowed = sorted(lines[2:], key=lambda line: f" {DEMO_USER} [" in line)
+    assert "127.0.0.1 - - [" in refused
+    assert f'"GET {PROTECTED}/ HTTP/1.1" 401 ' in refused
+    assert f"127.0.0.1 - {DEMO_USER} [" in allowed
+    assert f'"GET {PROTECTED}/ HTTP/1.1" 200 ' in allowed
