@@ -378,6 +378,22 @@ def test_an_explicit_exc_info_none_is_caught() -> None:
     assert "omit the argument" in str(error)
 
 
+def test_an_explicit_exc_info_none_can_be_allowed() -> None:
+    lint = Lint(below="Bottle", allow_exc_info_none=True)
+    result = call_app(lint(app_doing(passes_none)))
+    lint.verify()
+    assert result.body == b"x"
+    second = Lint(allow_exc_info_none=True)  # a second call still needs exc_info
+
+    def restarts(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")], None)
+        start_response("500 Internal Server Error", [], None)
+        return [b""]
+
+    with pytest.raises(LintError, match="a second time without exc_info"):
+        call_app(second(restarts))
+
+
 def test_lint_hands_a_list_body_on_as_it_is_after_checking_it() -> None:
     app = ScriptedApp(style="list")
     lint = Lint()

@@ -106,11 +106,13 @@ class _Checked:
     def start_response(
         self, status: str, headers: Headers, exc_info: Any = _OMITTED
     ) -> Write:
-        if exc_info is None:
+        if exc_info is None and not self.lint.allow_exc_info_none:
             raise self.fail(
                 "exc-info",
                 "start_response() got exc_info=None; omit the argument when "
-                "there is no error (some servers take exactly two arguments)",
+                "there is no error (some servers take exactly two arguments). "
+                "PEP 3333 allows it: for an app that does it on purpose, such "
+                "as Bottle, use Lint(allow_exc_info_none=True)",
             )
         if exc_info is _OMITTED:
             exc_info = None
@@ -291,11 +293,23 @@ class Lint:
     Each broken rule raises `LintError` where it happens and is also kept in
     `violations`, so a middleware that swallows the exception cannot hide it.
     A Lint keeps this record across requests: it is a test tool.
+
+    ``allow_exc_info_none=True`` accepts ``start_response(status, headers,
+    None)`` from below. PEP 3333 allows the explicit None and frameworks
+    such as Bottle send it; wsgimw's own layers omit the argument, as a
+    middleware should, and their tests keep the default.
     """
 
-    def __init__(self, *, above: str = "the server", below: str = "the app") -> None:
+    def __init__(
+        self,
+        *,
+        above: str = "the server",
+        below: str = "the app",
+        allow_exc_info_none: bool = False,
+    ) -> None:
         self.above = above
         self.below = below
+        self.allow_exc_info_none = allow_exc_info_none
         self.violations: list[LintError] = []
         self._responses: list[_Checked] = []
         self._lock = threading.Lock()
