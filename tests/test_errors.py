@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -22,8 +22,9 @@ from wsgimw.testing import (
     ScriptedApp,
     call_app,
     check_fault,
+    make_environ,
 )
-from wsgimw.types import Environ, ExcInfo, StartResponse, Write, WSGIApp
+from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 SECRET = "s3cr3t-in-the-message"
 
@@ -516,3 +517,53 @@ def test_options_of_the_wrong_kind_are_refused(
 ) -> None:
     with pytest.raises(TypeError, match=message):
         ErrorHandler(**options)  # type: ignore[arg-type]
+
+
+# -- servers that raise while accepting the page --------------------------------
+
+
+class UwsgiLikeServer:
+    """uWSGI 2.0's start_response: given exc_info before anything is sent, it
+    takes the headers, but leaves exc_info set as the current exception, so
+    Python raises SystemError from it; once headers are sent, OSError."""
+
+    def __init__(self) -> None:
+        self.statuses: list[str] = []
+        self.sent = False
+
+    def start_response(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            if self.sent:
+                raise OSError("headers already sent")
+            self.statuses.append(status)
+            raise SystemError("returned a result with an exception set") from exc_info[
+                1
+            ]
+        self.statuses.append(status)
+        return lambda data: None
+
+
+def test_a_page_the_server_took_while_raising_is_sent() -> None:
+    def fails(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        raise ValueError("broken")
+
+    server = UwsgiLikeServer()
+    body = ErrorHandler()(fails)(make_environ(), server.start_response)
+    assert b"".join(body) == b"500 Internal Server Error\n"
+    assert server.statuses == ["200 OK", "500 Internal Server Error"]
+
+
+def test_another_system_error_still_means_too_late() -> None:
+    def fails(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        raise ValueError("broken")
+
+    def refuses(
+        status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], None]:
+        raise SystemError("not caused by the app's error")
+
+    with pytest.raises(ValueError, match="broken"):
+        ErrorHandler()(fails)(make_environ(), refuses)

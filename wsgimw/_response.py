@@ -212,13 +212,24 @@ def _answer(
     exc_info: ExcInfo = (type(error), error, error.__traceback__)  # type: ignore[assignment]
     try:
         start_response(status, headers, exc_info)
-    except Exception:  # the server had sent the headers: it re-raised
-        recovery.on_answered(environ, error, sent=False)
-        return None  # the original error goes on to the server
+    except Exception as refusal:
+        if not _accepted_anyway(refusal, error):
+            # The server had sent the headers: it re-raised.
+            recovery.on_answered(environ, error, sent=False)
+            return None  # the original error goes on to the server
     finally:
         exc_info = None  # type: ignore[assignment]  # no traceback cycle
     recovery.on_answered(environ, error, sent=True)
     return body
+
+
+def _accepted_anyway(refusal: Exception, error: Exception) -> bool:
+    """Whether a raise from ``start_response(..., exc_info)`` still took the
+    new headers. uWSGI (2.0) restores ``exc_info`` as the current exception
+    to log it and returns normally, so Python raises a `SystemError` whose
+    cause is our own error, though the headers were accepted; after the
+    headers are out it raises ``OSError('headers already sent')`` instead."""
+    return type(refusal) is SystemError and refusal.__cause__ is error
 
 
 def guard(
