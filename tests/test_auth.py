@@ -373,6 +373,12 @@ def test_a_bad_realm_fails_at_construction(
         ({"users": USERS, "exempt": ["/a\\b"]}, ValueError, "decoded path"),
         ({"users": USERS, "exempt": ["/a/../b"]}, ValueError, "'.' or '..'"),
         ({"users": USERS, "protect": ["/./admin"]}, ValueError, "'.' or '..'"),
+        (
+            {"users": USERS, "protect": ["/admin/*"]},
+            ValueError,
+            "prefixes, not patterns",
+        ),
+        ({"users": USERS, "exempt": ["/static*"]}, ValueError, "holds '\\*'"),
     ],
 )
 def test_misconfiguration_fails_at_construction(

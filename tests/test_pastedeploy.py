@@ -701,25 +701,16 @@ def test_htpasswd_path_is_read_as_the_keyword(htpasswd_dir: Path) -> None:
         assert user_of(built, basic("alice", "wrong")).startswith("401 ")
 
 
-def test_relative_htpasswd_path_is_taken_from_the_ini_folder(
-    htpasswd_dir: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    here = {"here": str(htpasswd_dir), "__file__": str(htpasswd_dir / "x.ini")}
-    built = pastedeploy.basic_auth(here, htpasswd="site.htpasswd")
-    assert user_of(built, basic("alice", "s3cret")) == "200 alice"
-    # An absolute path is left alone.
-    elsewhere = {"here": str(tmp_path_factory.mktemp("elsewhere"))}
-    absolute = str(htpasswd_dir / "site.htpasswd")
-    built = pastedeploy.basic_auth(elsewhere, htpasswd=absolute)
-    assert user_of(built, basic("alice", "s3cret")) == "200 alice"
-
-
-def test_relative_htpasswd_path_without_here_is_from_the_current_directory(
+def test_a_relative_htpasswd_path_is_refused_whatever_here_says(
     htpasswd_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Relative to what? The server's folder, or in a section included from
+    # another .ini a folder the section's author never meant: refused.
     monkeypatch.chdir(htpasswd_dir)
-    built = pastedeploy.basic_auth({}, htpasswd="site.htpasswd")
-    assert user_of(built, basic("alice", "s3cret")) == "200 alice"
+    here = {"here": str(htpasswd_dir), "__file__": str(htpasswd_dir / "x.ini")}
+    for conf in (here, {}):
+        with pytest.raises(ValueError, match="which is not absolute"):
+            pastedeploy.basic_auth(conf, htpasswd="site.htpasswd")
 
 
 def debug_page(middleware: ErrorHandler) -> bool:
@@ -742,9 +733,39 @@ def test_debug_comes_from_default_when_the_section_does_not_set_it() -> None:
 
 
 def test_other_global_conf_values_are_ignored() -> None:
-    built = pastedeploy.compress({"minimum_size": "50000", "here": "/nowhere"})
+    built = pastedeploy.compress({"level": "9", "here": "/nowhere"})
     result = call_app(built(site), "/page", headers=GZIP)
     assert result.header("Content-Encoding") == "gzip"
+
+
+def test_default_defining_an_option_of_the_filter_is_refused() -> None:
+    # PasteDeploy drops a [DEFAULT] name from every section, so the
+    # section's own minimum_size would never arrive.
+    with pytest.raises(ValueError, match="DEFAULT") as info:
+        pastedeploy.compress({"minimum_size": "50000"})
+    assert str(info.value) == (
+        "egg:wsgimw#compress: [DEFAULT] defines 'minimum_size', one of this "
+        "filter's options, so PasteDeploy drops 'minimum_size' from the filter's "
+        "section and any value written there would be ignored; rename the "
+        "variable in [DEFAULT]"
+    )
+    # Given in the section as well, it is the section's value that counts.
+    built = pastedeploy.compress({"minimum_size": "50000"}, minimum_size="10")
+    assert call_app(built(site), "/page", headers=GZIP).header("Content-Encoding")
+
+
+def test_debug_may_come_from_a_program_as_a_bool() -> None:
+    assert debug_page(pastedeploy.errors({"debug": True}))
+    assert not debug_page(pastedeploy.errors({"debug": False}))
+
+
+def test_list_options_split_on_commas_too() -> None:
+    users = {"alice": HASH}
+    comma = pastedeploy.basic_auth({}, users=f"alice:{HASH}", protect="/admin, /api")
+    plain = BasicAuth(users=users, protect=["/admin", "/api"])
+    for path in ("/admin", "/admin/users", "/api/x", "/public"):
+        assert call_app(comma(site), path).status == call_app(plain(site), path).status
+    assert call_app(comma(site), "/api/x").status_code == 401
 
 
 # -- unknown options and bad values ------------------------------------------------
@@ -804,6 +825,7 @@ BAD_VALUES = [
     ),
     ("basic_auth", {**USERS, "cache_seconds": "nan"}, "; got 'nan'"),
     ("basic_auth", {**USERS, "cache_seconds": "inf"}, "; got 'inf'"),
+    ("basic_auth", {**USERS, "cache_seconds": "1e999"}, "; got '1e999'"),
     (
         "errors",
         {"on_error": "remember_error"},
@@ -818,7 +840,7 @@ BAD_VALUES = [
         {"on_error": "no_such_module_here:hook"},
         "option on_error: expected a reference module:attribute to a callable, "
         "e.g. myapp.hooks:report; cannot import 'no_such_module_here': "
-        "No module named 'no_such_module_here'",
+        "ModuleNotFoundError: No module named 'no_such_module_here'",
     ),
     (
         "basic_auth",
@@ -840,9 +862,47 @@ BAD_VALUES = [
     (
         "errors",
         {"statuses": "\nPermissionError 403\n\n  NoSuchError 404"},
-        "; entry 2: 'NoSuchError' is not a built-in exception",
+        "; entry 2: 'NoSuchError' is not a built-in Exception class",
     ),
-    ("errors", {"statuses": "len 404"}, "; entry 1: 'len' is not a built-in exception"),
+    (
+        "errors",
+        {"statuses": "len 404"},
+        "; entry 1: 'len' is not a built-in Exception class",
+    ),
+    (
+        "errors",
+        {"statuses": "KeyboardInterrupt 500"},
+        "'KeyboardInterrupt' is not a built-in Exception class (ErrorHandler never "
+        "handles BaseException such as KeyboardInterrupt)",
+    ),
+    (
+        "errors",
+        {"statuses": "os:sep 403"},
+        "; entry 1: 'os:sep' is not an Exception class",
+    ),
+    ("basic_auth", {**USERS, "cache_seconds": "1_000"}, "; got '1_000'"),
+    ("basic_auth", {**USERS, "cache_seconds": "\u0661\u0662"}, "; got '\u0661\u0662'"),
+    ("basic_auth", {"htpasswd": ""}, "option htpasswd: expected an absolute path"),
+    (
+        "basic_auth",
+        {"htpasswd": "site.htpasswd"},
+        "egg:wsgimw#basic_auth option htpasswd: expected an absolute path, e.g. "
+        "%(here)s/site.htpasswd; got 'site.htpasswd', which is not absolute; for a "
+        "file next to the .ini write %(here)s/NAME",
+    ),
+    (
+        "bearer_auth",
+        {"tokens": "hP4tYq8sKw2Xv9LmZr7Nc3Bd hP4tYq8sKw2Xv9LmZr7Nc3Be"},
+        "option tokens: expected one token per line, each optionally followed by "
+        "its user name; entry 1: the user name after the token looks like a token "
+        "itself (16 or more token characters); write each token on a line of its "
+        "own, the token first, then a short user name",
+    ),
+    (
+        "bearer_auth",
+        {"tokens": "hP4tYq8sKw2Xv9LmZr7Nc3Bd ci bot"},
+        "; entry 1: a line holds more than a token and a user name",
+    ),
     ("errors", {"statuses": "PermissionError forbidden"}, "; entry 1: got 'forbidden'"),
     (
         "errors",
@@ -906,7 +966,6 @@ def test_a_bad_value_names_the_option_and_the_form(
         ("bearer_auth", {"tokens": "short"}, ValueError, "tokens: the 1st entry is shorter than 16"),
         ("bearer_auth", {**TOKENS, "scopes": "read"}, ValueError, "scopes= needs verify="),
         ("rewrite", {}, ValueError, "Rewrite needs something to do"),
-        ("errors", {"statuses": "os:sep 403"}, TypeError, "statuses keys must be Exception classes"),
         ("errors", {"statuses": "PermissionError 200"}, ValueError, "statuses[PermissionError] must be an int status from 400 to 599"),
     ],
 )  # fmt: skip
@@ -1004,7 +1063,7 @@ max_fields = 3
 [filter:basic]
 use = egg:wsgimw#basic_auth
 # relative to this file's folder
-htpasswd = site.htpasswd
+htpasswd = %(here)s/site.htpasswd
 realm = staff
 protect = /user
 

@@ -163,6 +163,14 @@ def _prefix(path: object, option: str) -> tuple[str, ...]:
             "PATH_INFO is matched after the server decoded it, so write "
             "'/café', not '/caf%C3%A9', and leave out '?...'"
         )
+    if "*" in path:
+        # A glob would be matched as a literal segment: protect=["/admin/*"]
+        # would leave /admin/users open.
+        raise ValueError(
+            f"{option} path {path!r} holds '*', but paths are matched as "
+            "prefixes, not patterns: write '/admin' to cover /admin and "
+            "everything under it"
+        )
     segments = tuple(s for s in path.encode("utf-8").decode("latin-1").split("/") if s)
     if "." in segments or ".." in segments:
         raise ValueError(f"{option} path {path!r} must not hold '.' or '..' segments")

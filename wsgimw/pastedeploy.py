@@ -18,10 +18,11 @@ that cannot be converted, is a `ValueError` that names the option and the
 filter; the middleware's own checks then run as they do in Python.
 
 ``global_conf`` (the ``[DEFAULT]`` section, ``here`` and ``__file__``) is
-read for two things only, as PasteDeploy's conventions have it: ``debug``
-for ``egg:wsgimw#errors`` when the filter's section does not set it, and
-``here`` (the .ini file's folder), against which a relative ``htpasswd``
-path is resolved.
+read for one thing, as PasteDeploy's convention has it: ``debug`` for
+``egg:wsgimw#errors`` when the filter's section does not set it. Any other
+option of a filter that ``[DEFAULT]`` also defines is refused: PasteDeploy
+drops such a name from every section, so the section's own value would be
+ignored without a word.
 
 This module never imports PasteDeploy: it only converts strings.
 """
@@ -62,6 +63,11 @@ __all__ = [
 _M = TypeVar("_M")
 
 _INTEGER = re.compile(r"[+-]?[0-9]+\Z")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_LIST_SEPARATOR = re.compile(r"[\s,]+")
+#: RFC 6750 b64token text as long as BearerAuth's shortest token: a "user
+#: name" like this is a token written in the wrong place.
+_TOKEN_LIKE = re.compile(r"[A-Za-z0-9\-._~+/]{16,}=*\Z")
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*\Z")
 _TRUE = frozenset({"true", "yes", "on", "1"})
 _FALSE = frozenset({"false", "no", "off", "0"})
@@ -85,7 +91,7 @@ def _text(text: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    return text.split()
+    return [word for word in _LIST_SEPARATOR.split(text) if word]
 
 
 def _integer(text: str) -> int:
@@ -101,10 +107,11 @@ def _limit(text: str) -> int | None:
 def _number(text: str) -> float:
     if _INTEGER.match(text.strip()):
         return int(text)  # 60 stays 60, as it would be written in Python
-    try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"got {text!r}") from None
+    # Plain decimal notation only: float() would also take "1_000", "nan"
+    # and digits of other scripts.
+    if not _DECIMAL.match(text.strip()):
+        raise ValueError(f"got {text!r}")
+    value = float(text)
     if not math.isfinite(value):
         raise ValueError(f"got {text!r}")
     return value
@@ -126,8 +133,10 @@ def _resolve(text: str) -> object:
         raise ValueError(f"got {text!r}")
     try:
         target: object = importlib.import_module(module_name)
-    except ImportError as error:
-        raise ValueError(f"cannot import {module_name!r}: {error}") from None
+    except Exception as error:  # the module itself may fail, not only be absent
+        raise ValueError(
+            f"cannot import {module_name!r}: {type(error).__name__}: {error}"
+        ) from None
     for name in attribute.split("."):
         try:
             target = getattr(target, name)
@@ -149,12 +158,43 @@ def _callable(text: str) -> Callable[..., object]:
 
 def _exception_class(text: str) -> object:
     """A ``module:Class`` reference, or the name of a built-in exception."""
-    if ":" in text:
-        return _resolve(text)
-    found = getattr(builtins, text, None)
+    found = _resolve(text) if ":" in text else getattr(builtins, text, None)
     if not (isinstance(found, type) and issubclass(found, Exception)):
-        raise ValueError(f"{text!r} is not a built-in exception")
+        kind = "an" if ":" in text else "a built-in"
+        raise ValueError(
+            f"{text!r} is not {kind} Exception class (ErrorHandler never "
+            "handles BaseException such as KeyboardInterrupt)"
+        )
     return found
+
+
+def _path(text: str) -> str:
+    """An absolute file path: a relative one would depend on the folder the
+    server starts in, and in a section included from another .ini file
+    even ``here`` names the wrong folder."""
+    path = text.strip()
+    if not os.path.isabs(path):
+        raise ValueError(
+            f"got {text!r}, which is not absolute; for a file next to the .ini "
+            "write %(here)s/NAME"
+        )
+    return path
+
+
+def _token_entry(text: str) -> str:
+    """The user name after a token, checked against tokens in its place."""
+    if _TOKEN_LIKE.match(text):
+        raise ValueError(
+            "the user name after the token looks like a token itself (16 or "
+            "more token characters); write each token on a line of its own, "
+            "the token first, then a short user name"
+        )
+    if len(text.split()) > 1:
+        raise ValueError(
+            "a line holds more than a token and a user name; write each "
+            "token on a line of its own"
+        )
+    return text
 
 
 def _logger(text: str) -> logging.Logger:
@@ -215,7 +255,8 @@ def _pairs(
 
 
 _TEXT = _Form("text", _text)
-_WORDS = _Form("words separated by spaces or newlines", _words)
+_WORDS = _Form("words separated by spaces, commas or newlines", _words)
+_PATH = _Form("an absolute path, e.g. %(here)s/site.htpasswd", _path)
 _INT = _Form("a whole number, e.g. 500", _integer)
 _LIMIT = _Form("a whole number, or none for no limit", _limit)
 _NUMBER = _Form("a number, e.g. 60 or 0.5", _number)
@@ -231,7 +272,7 @@ _USERS = _Form(
 )
 _TOKENS = _Form(
     "one token per line, each optionally followed by its user name",
-    _pairs(None, _text, _text, secret=True, default="bearer"),
+    _pairs(None, _text, _token_entry, secret=True, default="bearer"),
 )
 _STATUSES = _Form(
     "one exception class and status per line, e.g. PermissionError 403 "
@@ -287,7 +328,7 @@ _AUTH = {
     "allow_preflight": _BOOL,
 }
 _BASIC_AUTH = {
-    "htpasswd": _TEXT,
+    "htpasswd": _PATH,
     "users": _USERS,
     "check": _CALLABLE,
     "allow_plaintext": _BOOL,
@@ -315,9 +356,17 @@ def _build(
     name: str,
     middleware: Callable[..., _M],
     table: Mapping[str, _Form],
+    global_conf: Mapping[str, object],
     local_conf: Mapping[str, object],
 ) -> _M:
     """``middleware(**options)`` from the .ini strings of filter ``name``."""
+    for option in sorted(table.keys() & global_conf.keys() - local_conf.keys()):
+        raise ValueError(
+            f"egg:wsgimw#{name}: [DEFAULT] defines {option!r}, one of this "
+            f"filter's options, so PasteDeploy drops {option!r} from the "
+            "filter's section and any value written there would be ignored; "
+            "rename the variable in [DEFAULT]"
+        )
     for option in local_conf:
         if option not in table:
             near = difflib.get_close_matches(option, table, n=1)
@@ -349,46 +398,45 @@ def _build(
 def errors(global_conf: Mapping[str, str], **local_conf: str) -> ErrorHandler:
     """`ErrorHandler`. ``debug`` comes from ``[DEFAULT]`` when the section
     does not set it (PasteDeploy's convention for debug pages)."""
-    if "debug" not in local_conf and "debug" in global_conf:
-        local_conf["debug"] = global_conf["debug"]
-    return _build("errors", ErrorHandler, _ERRORS, local_conf)
+    defaults = dict(global_conf)
+    debug = defaults.pop("debug", None)
+    if "debug" not in local_conf and debug is not None:
+        # A program may pass global_conf itself, with a real bool.
+        local_conf["debug"] = str(debug) if isinstance(debug, bool) else debug
+    return _build("errors", ErrorHandler, _ERRORS, defaults, local_conf)
 
 
 def query(global_conf: Mapping[str, str], **local_conf: str) -> QueryParser:
     """`QueryParser`."""
-    return _build("query", QueryParser, _QUERY, local_conf)
+    return _build("query", QueryParser, _QUERY, global_conf, local_conf)
 
 
 def accesslog(global_conf: Mapping[str, str], **local_conf: str) -> AccessLog:
     """`AccessLog`."""
-    return _build("accesslog", AccessLog, _ACCESSLOG, local_conf)
+    return _build("accesslog", AccessLog, _ACCESSLOG, global_conf, local_conf)
 
 
 def environlog(global_conf: Mapping[str, str], **local_conf: str) -> EnvironLog:
     """`EnvironLog`."""
-    return _build("environlog", EnvironLog, _ENVIRONLOG, local_conf)
+    return _build("environlog", EnvironLog, _ENVIRONLOG, global_conf, local_conf)
 
 
 def compress(global_conf: Mapping[str, str], **local_conf: str) -> Compress:
     """`Compress`."""
-    return _build("compress", Compress, _COMPRESS, local_conf)
+    return _build("compress", Compress, _COMPRESS, global_conf, local_conf)
 
 
 def basic_auth(global_conf: Mapping[str, str], **local_conf: str) -> BasicAuth:
-    """`BasicAuth`. A relative ``htpasswd`` path is taken from the .ini
-    file's folder (``here``), not from the current directory."""
-    here = global_conf.get("here")
-    path = local_conf.get("htpasswd")
-    if here and isinstance(path, str) and path and not os.path.isabs(path):
-        local_conf["htpasswd"] = os.path.join(here, path)
-    return _build("basic_auth", BasicAuth, _BASIC_AUTH, local_conf)
+    """`BasicAuth`. ``htpasswd`` must be an absolute path:
+    ``%(here)s/site.htpasswd`` for a file next to the .ini."""
+    return _build("basic_auth", BasicAuth, _BASIC_AUTH, global_conf, local_conf)
 
 
 def bearer_auth(global_conf: Mapping[str, str], **local_conf: str) -> BearerAuth:
     """`BearerAuth`."""
-    return _build("bearer_auth", BearerAuth, _BEARER_AUTH, local_conf)
+    return _build("bearer_auth", BearerAuth, _BEARER_AUTH, global_conf, local_conf)
 
 
 def rewrite(global_conf: Mapping[str, str], **local_conf: str) -> Rewrite:
     """`Rewrite`."""
-    return _build("rewrite", Rewrite, _REWRITE, local_conf)
+    return _build("rewrite", Rewrite, _REWRITE, global_conf, local_conf)
