@@ -395,48 +395,48 @@ def _build(
 # -- the factories: PasteDeploy's filter_factory(global_conf, **local_conf) ---------
 
 
-def errors(global_conf: Mapping[str, str], **local_conf: str) -> ErrorHandler:
+def errors(global_conf: Mapping[str, object], **local_conf: str) -> ErrorHandler:
     """`ErrorHandler`. ``debug`` comes from ``[DEFAULT]`` when the section
     does not set it (PasteDeploy's convention for debug pages)."""
     defaults = dict(global_conf)
     debug = defaults.pop("debug", None)
     if "debug" not in local_conf and debug is not None:
         # A program may pass global_conf itself, with a real bool.
-        local_conf["debug"] = str(debug) if isinstance(debug, bool) else debug
+        local_conf["debug"] = str(debug)
     return _build("errors", ErrorHandler, _ERRORS, defaults, local_conf)
 
 
-def query(global_conf: Mapping[str, str], **local_conf: str) -> QueryParser:
+def query(global_conf: Mapping[str, object], **local_conf: str) -> QueryParser:
     """`QueryParser`."""
     return _build("query", QueryParser, _QUERY, global_conf, local_conf)
 
 
-def accesslog(global_conf: Mapping[str, str], **local_conf: str) -> AccessLog:
+def accesslog(global_conf: Mapping[str, object], **local_conf: str) -> AccessLog:
     """`AccessLog`."""
     return _build("accesslog", AccessLog, _ACCESSLOG, global_conf, local_conf)
 
 
-def environlog(global_conf: Mapping[str, str], **local_conf: str) -> EnvironLog:
+def environlog(global_conf: Mapping[str, object], **local_conf: str) -> EnvironLog:
     """`EnvironLog`."""
     return _build("environlog", EnvironLog, _ENVIRONLOG, global_conf, local_conf)
 
 
-def compress(global_conf: Mapping[str, str], **local_conf: str) -> Compress:
+def compress(global_conf: Mapping[str, object], **local_conf: str) -> Compress:
     """`Compress`."""
     return _build("compress", Compress, _COMPRESS, global_conf, local_conf)
 
 
-def basic_auth(global_conf: Mapping[str, str], **local_conf: str) -> BasicAuth:
+def basic_auth(global_conf: Mapping[str, object], **local_conf: str) -> BasicAuth:
     """`BasicAuth`. ``htpasswd`` must be an absolute path:
     ``%(here)s/site.htpasswd`` for a file next to the .ini."""
     return _build("basic_auth", BasicAuth, _BASIC_AUTH, global_conf, local_conf)
 
 
-def bearer_auth(global_conf: Mapping[str, str], **local_conf: str) -> BearerAuth:
+def bearer_auth(global_conf: Mapping[str, object], **local_conf: str) -> BearerAuth:
     """`BearerAuth`."""
     return _build("bearer_auth", BearerAuth, _BEARER_AUTH, global_conf, local_conf)
 
 
-def rewrite(global_conf: Mapping[str, str], **local_conf: str) -> Rewrite:
+def rewrite(global_conf: Mapping[str, object], **local_conf: str) -> Rewrite:
     """`Rewrite`."""
     return _build("rewrite", Rewrite, _REWRITE, global_conf, local_conf)

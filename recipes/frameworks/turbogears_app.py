@@ -1,9 +1,12 @@
-"""TurboGears behind a wsgimw stack: ``python -m recipes.frameworks.turbogears_app``.
+"""TurboGears behind a wsgimw stack: ``python turbogears_app.py --port 8000``.
+
+This file stands alone: copy it into a project that has ``TurboGears2`` and
+``wsgimw[htpasswd]`` installed.
 
 TurboGears2 in minimal mode: a root controller and a
 `tg.MinimalApplicationConfigurator`, whose ``make_wsgi_app()`` returns the
 WSGI app that the stack wraps. Serve ``application``
-(``gunicorn recipes.frameworks.turbogears_app:application``).
+(``gunicorn turbogears_app:application``).
 
 Minimal mode has no error middleware, so an error in a controller leaves
 TurboGears and `ErrorHandler` answers it. A full-stack project
@@ -15,7 +18,11 @@ still reaches ErrorHandler.
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import logging
 from collections.abc import Sequence
+from wsgiref.simple_server import make_server
 
 from tg import (  # type: ignore[import-untyped]
     MinimalApplicationConfigurator,
@@ -24,18 +31,16 @@ from tg import (  # type: ignore[import-untyped]
     request,
 )
 
-from recipes.frameworks import (
-    BOOM,
-    DEMO_USERS,
-    PROTECTED,
-    REALM,
-    BoomError,
-    article,
-    private_text,
-    serve,
-)
 from wsgimw import AccessLog, BasicAuth, Compress, ErrorHandler, QueryParser, compose
 from wsgimw.types import WSGIApp
+
+#: User demo, password s3cret: the line ``htpasswd -nbB demo s3cret`` printed.
+#: A real site keeps its users in a file: ``BasicAuth(htpasswd="/etc/site.htpasswd")``.
+USERS = {"demo": "$2y$10$wWJmxfbklt0FfA6fH1NkZ.jM6wJafDsO2t3VfcDmJuYzh3ABgjJAy"}
+#: The page at ``/``: about 8 kB of repetitive HTML, as real pages are.
+PAGE = "<!doctype html>\n<title>TurboGears behind wsgimw</title>\n" + "".join(
+    f"<p>Release 1.{n}: fixes and small improvements.</p>\n" for n in range(1, 161)
+)
 
 # TurboGears ships no type hints: each "type: ignore" below tells mypy that
 # its classes and decorators are fine to use from typed code.
@@ -44,16 +49,16 @@ from wsgimw.types import WSGIApp
 class PrivateController(TGController):  # type: ignore[misc]
     @expose(content_type="text/plain")  # type: ignore[untyped-decorator]
     def index(self) -> str:
-        # BasicAuth let the request in and named the user.
-        return private_text(request.environ["REMOTE_USER"])
+        user = request.environ["REMOTE_USER"]  # BasicAuth let the request in
+        return f"Hello {user}: only users with a password see this page.\n"
 
 
 class RootController(TGController):  # type: ignore[misc]
-    private = PrivateController()  # /private/, the PROTECTED path
+    private = PrivateController()  # /private/
 
     @expose(content_type="text/html")  # type: ignore[untyped-decorator]
     def index(self) -> str:
-        return article("TurboGears")
+        return PAGE
 
     @expose("json")  # type: ignore[untyped-decorator]
     def search(self, **params: object) -> dict[str, object]:
@@ -66,7 +71,7 @@ class RootController(TGController):  # type: ignore[misc]
 
     @expose()  # type: ignore[untyped-decorator]
     def boom(self) -> str:
-        raise BoomError(BOOM)
+        raise RuntimeError("the page at /boom failed on purpose")
 
 
 configurator = MinimalApplicationConfigurator()
@@ -86,15 +91,23 @@ pipeline = compose(
     ErrorHandler(),  # outermost: what anything below raises becomes a clean 500
     AccessLog(format="combined"),  # one line per request, 401s and 500s included
     Compress(),
-    BasicAuth(users=DEMO_USERS, realm=REALM, protect=[PROTECTED]),
+    BasicAuth(users=USERS, realm="wsgimw recipes", protect=["/private"]),
     QueryParser(),
 )
 application: WSGIApp = pipeline(turbogears_app)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Serve ``application`` on 127.0.0.1 until Ctrl-C."""
-    serve(application, argv, "TurboGears")
+    """Serve ``application`` on 127.0.0.1 with the standard library's server."""
+    parser = argparse.ArgumentParser(description="Serve the TurboGears recipe.")
+    parser.add_argument("--port", type=int, default=8000, help="default: 8000")
+    port: int = parser.parse_args(argv).port
+    # wsgimw only logs: showing its access lines and tracebacks is the app's job.
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    with make_server("127.0.0.1", port, application) as server:
+        print(f"Serving on http://127.0.0.1:{port}/ (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            server.serve_forever()
 
 
 if __name__ == "__main__":

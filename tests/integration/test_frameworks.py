@@ -3,8 +3,15 @@ wrapped by a wsgimw stack at the framework's usual integration point.
 
 In-process, every request goes through a `Lint` on both sides of the stack:
 between the server and the stack, and between the stack and the framework's
-own app, so a broken rule names the side that broke it. Then each recipe's
-``main()`` is served for real and spoken to with `http.client`.
+own app, so a broken rule names the side that broke it. Then each recipe is
+copied into a new project, as a user would copy it, served from there with
+its own ``main()`` and spoken to with `http.client` (see
+``test_copied_recipes.py`` for how the project is kept apart from this
+checkout).
+
+The expected pages, credentials and messages are written here, not imported
+from the recipes: each recipe holds its own copy, and the tests check that
+every copy says what the docs say.
 
 No warning filter is needed here: none of the frameworks warns on the paths
 these recipes take (the Wheezy recipe sets the options whose absence Wheezy
@@ -16,7 +23,6 @@ from __future__ import annotations
 
 import base64
 import gzip
-import http.client
 import importlib
 import json
 import logging
@@ -30,29 +36,33 @@ from types import MethodType, ModuleType
 from typing import Any
 
 import pytest
-from servers import Server, running
+from test_copied_recipes import Project, make_user_python, request
 
-from recipes.frameworks import (
-    BOOM,
-    DEMO_PASSWORD,
-    DEMO_USER,
-    DEMO_USERS,
-    PROTECTED,
-    SEARCH_EXAMPLE,
-    BoomError,
-    article,
-    private_text,
-)
 from wsgimw import Pipeline
 from wsgimw.testing import Lint, LintError, Result, call_app
 from wsgimw.types import WSGIApp
 
+FRAMEWORKS = Path(__file__).resolve().parents[2] / "recipes" / "frameworks"
+DEMO_USER = "demo"
+DEMO_PASSWORD = "s3cret"
 CREDENTIALS = {
     "Authorization": "Basic "
     + base64.b64encode(f"{DEMO_USER}:{DEMO_PASSWORD}".encode()).decode("ascii")
 }
 WRONG = {"Authorization": "Basic " + base64.b64encode(b"demo:wrong").decode("ascii")}
+CHALLENGE = 'Basic realm="wsgimw recipes", charset="UTF-8"'
+PRIVATE_TEXT = "Hello demo: only users with a password see this page.\n"
+SEARCH_EXAMPLE = "/search?q=caf%C3%A9&tag=a&tag=b"
+BOOM = "the page at /boom failed on purpose"
 ERROR_PAGE = b"500 Internal Server Error\n"
+
+
+def assert_is_the_page(body: bytes, framework: str) -> None:
+    """The page at ``/``: the framework's title, and about 8 kB."""
+    text = body.decode("utf-8")
+    assert text.startswith("<!doctype html>\n")
+    assert f"<title>{framework} behind wsgimw</title>" in text
+    assert 7_000 < len(body) < 9_000
 
 
 @dataclass(frozen=True)
@@ -60,8 +70,14 @@ class Recipe:
     """One framework recipe, as the tests see it."""
 
     framework: str  # the name the page at / shows
-    module: str  # what ``python -m`` runs
+    module: str  # its module in this checkout
     own_q: str  # the key of the framework's own parse of q in /search
+
+    @property
+    def source(self) -> Path:
+        """What a user copies: the module's file, or Django's package folder."""
+        name = self.module.split(".")[2]
+        return FRAMEWORKS / (name if self.framework == "Django" else f"{name}.py")
 
     def load(self) -> ModuleType:
         if self.framework != "Django":
@@ -167,7 +183,7 @@ def test_the_page_is_compressed(recipe: Recipe) -> None:
     plain = call(recipe, "/")
     packed = call(recipe, "/", Accept_Encoding="gzip")
     assert plain.status == packed.status == "200 OK"
-    assert plain.body.decode() == article(recipe.framework)
+    assert_is_the_page(plain.body, recipe.framework)
     assert plain.header("Content-Encoding") is None
     assert packed.header("Content-Encoding") == "gzip"
     assert "Accept-Encoding" in (packed.header("Vary") or "")
@@ -179,15 +195,13 @@ def test_the_page_is_compressed(recipe: Recipe) -> None:
 @each_recipe
 def test_the_private_page_needs_the_demo_password(recipe: Recipe) -> None:
     for headers in ({}, WRONG):
-        refused = call(recipe, f"{PROTECTED}/", **headers)
+        refused = call(recipe, "/private/", **headers)
         assert refused.status == "401 Unauthorized"
-        assert refused.header("WWW-Authenticate") == (
-            'Basic realm="wsgimw recipes", charset="UTF-8"'
-        )
+        assert refused.header("WWW-Authenticate") == CHALLENGE
         assert refused.body == b"authentication required\n"
-    allowed = call(recipe, f"{PROTECTED}/", **CREDENTIALS)
+    allowed = call(recipe, "/private/", **CREDENTIALS)
     assert allowed.status == "200 OK"
-    assert allowed.body.decode() == private_text(DEMO_USER)
+    assert allowed.body.decode() == PRIVATE_TEXT
     assert (allowed.header("Content-Type") or "").startswith("text/plain")
 
 
@@ -210,7 +224,8 @@ def test_an_error_gets_error_handlers_page(
     assert len(errors) == 2
     for record in errors:
         assert record.exc_info is not None
-        assert isinstance(record.exc_info[1], BoomError)
+        assert isinstance(record.exc_info[1], RuntimeError)
+        assert str(record.exc_info[1]) == BOOM
 
 
 @each_recipe
@@ -233,8 +248,8 @@ def test_one_access_line_per_request(
     requests: list[tuple[str, dict[str, str], str]] = [
         ("/", {"Accept-Encoding": "gzip"}, "200"),
         (SEARCH_EXAMPLE, {}, "200"),
-        (f"{PROTECTED}/", {}, "401"),
-        (f"{PROTECTED}/", CREDENTIALS, "200"),
+        ("/private/", {}, "401"),
+        ("/private/", CREDENTIALS, "200"),
         ("/boom", {}, "500"),
         ("/no-such-page", {}, "404"),
     ]
@@ -255,19 +270,23 @@ def test_the_served_object_carries_the_stack(recipe: Recipe) -> None:
     outer = Lint()
     served = outer(recipe.served())
     packed = call_app(served, "/", headers={"Accept-Encoding": "gzip"})
-    refused = call_app(served, f"{PROTECTED}/")
+    refused = call_app(served, "/private/")
     outer.verify()
-    assert gzip.decompress(packed.body).decode() == article(recipe.framework)
+    assert_is_the_page(gzip.decompress(packed.body), recipe.framework)
     assert refused.status == "401 Unauthorized"
 
 
-def test_the_demo_hash_is_htpasswd_s_own(tmp_path: Path) -> None:
-    """The documented password is right, checked by Apache's own tool."""
+@each_recipe
+def test_the_demo_hash_is_htpasswd_s_own(recipe: Recipe, tmp_path: Path) -> None:
+    """Each recipe's copy of the documented password is right, checked by
+    Apache's own tool."""
     htpasswd = shutil.which("htpasswd")
     assert htpasswd, "install apache2-utils: the recipes' hash is checked with it"
+    users = recipe.load().USERS
+    assert list(users) == [DEMO_USER]
+    assert users[DEMO_USER].startswith("$2y$10$")  # bcrypt, as -B writes it
     path = tmp_path / "demo.htpasswd"
-    path.write_text(f"{DEMO_USER}:{DEMO_USERS[DEMO_USER]}\n", encoding="utf-8")
-    assert DEMO_USERS[DEMO_USER].startswith("$2y$10$")  # bcrypt, as -B writes it
+    path.write_text(f"{DEMO_USER}:{users[DEMO_USER]}\n", encoding="utf-8")
     for password, code in ((DEMO_PASSWORD, 0), ("wrong", 3)):
         done = subprocess.run(
             [htpasswd, "-v", "-b", str(path), DEMO_USER, password],
@@ -393,62 +412,51 @@ def test_django_runserver_serves_the_wrapped_application() -> None:
     assert get_internal_wsgi_application() is module.application
 
 
-# -- each recipe's main(), served for real ------------------------------------
+# -- each recipe copied into a new project, served for real -------------------
 
 
-def _get(
-    port: int, path: str, headers: dict[str, str]
-) -> tuple[int, dict[str, str], bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        return response.status, dict(response.getheaders()), response.read()
-    finally:
-        connection.close()
+@pytest.fixture(scope="session")
+def user_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_user_python(tmp_path_factory.mktemp("user-venv"))
 
 
 def _access_lines(log: str) -> list[str]:
     return [line for line in log.splitlines() if line.startswith("wsgimw.accesslog: ")]
 
 
-def _wait_for_log(server: Server, banner: str, lines: int, timeout: float = 10) -> str:
-    """The server's output once it holds ``banner`` and that many access
-    lines. CherryPy prints its banner after it has begun to answer, and a
-    line is written when the server closes a response, which may be just
-    after the client has read it."""
-    deadline = time.monotonic() + timeout
-    log = server.log
-    while time.monotonic() < deadline and (
-        banner not in log or len(_access_lines(log)) < lines
-    ):
-        time.sleep(0.05)
-        log = server.log
-    return log
-
-
 @pytest.mark.integration
 @each_recipe
-def test_main_serves_the_stack(recipe: Recipe) -> None:
-    with running(["-m", recipe.module], timeout=30) as server:
-        status, headers, body = _get(server.port, "/", {"Accept-Encoding": "gzip"})
-        assert status == 200
-        assert headers["Content-Encoding"] == "gzip"
-        assert gzip.decompress(body).decode() == article(recipe.framework)
-        status, headers, body = _get(server.port, f"{PROTECTED}/", {})
-        assert status == 401
-        assert headers["WWW-Authenticate"].startswith('Basic realm="wsgimw recipes"')
-        status, headers, body = _get(server.port, f"{PROTECTED}/", CREDENTIALS)
-        assert status == 200
-        assert body.decode() == private_text(DEMO_USER)
-        status, headers, body = _get(server.port, "/boom", {})
-        assert status == 500
-        assert body == ERROR_PAGE
-        banner = f"curl -i -u {DEMO_USER}:{DEMO_PASSWORD} {server.url}{PROTECTED}/"
-        log = _wait_for_log(server, banner, lines=4)
+def test_copied_into_a_new_project_it_serves_the_stack(
+    recipe: Recipe, user_python: Path, tmp_path: Path
+) -> None:
+    """What a new user does: copy the recipe (Django's package whole, under a
+    name of their own) into a project of their own and run it there."""
+    project = Project(tmp_path / "project", user_python)
+    if recipe.framework == "Django":
+        project.add(recipe.source, "mysite")
+        args = ["-m", "mysite.wsgi"]
+    else:
+        args = [project.add(recipe.source).name]
+    with project.serving(args) as server:
+        status, headers, body = request(server, "/", {"Accept-Encoding": "gzip"})
+        assert (status, headers["Content-Encoding"]) == (200, "gzip")
+        assert_is_the_page(gzip.decompress(body), recipe.framework)
+        status, headers, body = request(server, "/private/")
+        assert (status, headers["WWW-Authenticate"]) == (401, CHALLENGE)
+        status, headers, body = request(server, "/private/", CREDENTIALS)
+        assert (status, body.decode()) == (200, PRIVATE_TEXT)
+        status, headers, body = request(server, "/boom")
+        assert (status, body) == (500, ERROR_PAGE)
+        # CherryPy prints its banner after it has begun to answer.
+        banner = f"Serving on {server.url}/ (Ctrl-C to stop)"
+        log = server.wait_for_log(
+            lambda log: banner in log and len(_access_lines(log)) >= 4
+        )
     assert banner in log
     # AccessLog's lines, one per request, written by the recipe's logging
-    # set-up (in the order the responses were closed).
+    # set-up (in the order the responses were closed), and ErrorHandler's
+    # traceback of the view's own error.
+    assert f"RuntimeError: {BOOM}" in log
     lines = sorted(_access_lines(log), key=lambda line: line.split('"')[1])
     assert len(lines) == 4, log
     assert "127.0.0.1 - - [" in lines[0]
@@ -456,6 +464,6 @@ def test_main_serves_the_stack(recipe: Recipe) -> None:
     assert '"GET /boom HTTP/1.1" 500 ' in lines[1]
     refused, allowed = sorted(lines[2:], key=lambda line: f" {DEMO_USER} [" in line)
     assert "127.0.0.1 - - [" in refused
-    assert f'"GET {PROTECTED}/ HTTP/1.1" 401 ' in refused
+    assert '"GET /private/ HTTP/1.1" 401 ' in refused
     assert f"127.0.0.1 - {DEMO_USER} [" in allowed
-    assert f'"GET {PROTECTED}/ HTTP/1.1" 200 ' in allowed
+    assert '"GET /private/ HTTP/1.1" 200 ' in allowed

@@ -13,9 +13,11 @@ DEBUG = False
 DEBUG_PROPAGATE_EXCEPTIONS = True
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 
-ROOT_URLCONF = "recipes.frameworks.django_site.urls"
+# Named from this package's own name, so the project works wherever it is
+# copied and whatever its folder is called.
+ROOT_URLCONF = f"{__package__}.urls"
 # What `manage.py runserver` serves: the wrapped application, stack included.
-WSGI_APPLICATION = "recipes.frameworks.django_site.wsgi.application"
+WSGI_APPLICATION = f"{__package__}.wsgi.application"
 
 INSTALLED_APPS: list[str] = []
 MIDDLEWARE = [

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from django.urls import path  # type: ignore[import-untyped]
 
-from recipes.frameworks import PROTECTED
-
 from . import views
 
 urlpatterns = [
     path("", views.index),
     path("search", views.search),
-    path(f"{PROTECTED.strip('/')}/", views.private),
+    path("private/", views.private),
     path("boom", views.boom),
 ]

@@ -8,11 +8,14 @@ from django.http import (  # type: ignore[import-untyped]
     JsonResponse,
 )
 
-from recipes.frameworks import BOOM, BoomError, article, private_text
+#: The page at ``/``: about 8 kB of repetitive HTML, as real pages are.
+PAGE = "<!doctype html>\n<title>Django behind wsgimw</title>\n" + "".join(
+    f"<p>Release 1.{n}: fixes and small improvements.</p>\n" for n in range(1, 161)
+)
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(article("Django"))
+    return HttpResponse(PAGE)
 
 
 def search(request: HttpRequest) -> JsonResponse:
@@ -27,11 +30,10 @@ def search(request: HttpRequest) -> JsonResponse:
 
 
 def private(request: HttpRequest) -> HttpResponse:
-    # BasicAuth let the request in and named the user.
-    return HttpResponse(
-        private_text(request.META["REMOTE_USER"]), content_type="text/plain"
-    )
+    user = request.META["REMOTE_USER"]  # BasicAuth let the request in
+    text = f"Hello {user}: only users with a password see this page.\n"
+    return HttpResponse(text, content_type="text/plain")
 
 
 def boom(request: HttpRequest) -> HttpResponse:
-    raise BoomError(BOOM)
+    raise RuntimeError("the page at /boom failed on purpose")
