@@ -7,5 +7,9 @@ beside its peer as a ratio, with the DESIGN budget it is held to: as
 written, and scaled by how this machine's bare app compares with DESIGN's.
 Compress is also measured as a stream (MB/s beside the raw compressors,
 `bench.compression`) and for peak memory, each memory case in a fresh
-interpreter (`bench.memory`).
+interpreter (`bench.memory`). The full stack of DESIGN §1 is measured beside
+the same stack built from Paste and WebOb (`bench.stacks`), in process and,
+with ``--e2e``, served by gunicorn and driven by wrk (`bench.e2e`).
+``python -m bench.markdown FIGURES.json`` turns saved figures into the
+tables of docs/performance.md.
 """

@@ -21,7 +21,7 @@ from webob import Request as WebObRequest  # type: ignore[import-untyped]
 from werkzeug.wsgi import ClosingIterator as WerkzeugClosingIterator
 
 from wsgimw import AccessLog, ErrorHandler, QueryParser, Rewrite, compose
-from wsgimw._response import ClosingIterator, Exchange
+from wsgimw._response import ClosingIterator, Exchange, Observed
 from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 BODY = b"Hello, world!"
@@ -166,6 +166,15 @@ class _CloseObserver(Exchange):
 
     __slots__ = ()
     observes_close = True
+
+
+def observer(app: WSGIApp) -> WSGIApp:
+    def observed_app(
+        environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        return Observed(environ, start_response).respond(app)
+
+    return observed_app
 
 
 def bystander_exchange(app: WSGIApp) -> WSGIApp:

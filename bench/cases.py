@@ -3,11 +3,13 @@ the DESIGN §6 budget it is held to."""
 
 from __future__ import annotations
 
+import gzip
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from bench import apps, streams
+from bench import apps, stacks, streams
 from bench.budgets import Budget
 from wsgimw.types import Environ, ExcInfo, Headers, Write, WSGIApp
 
@@ -18,6 +20,13 @@ FRESH_QUERY = "fresh, with query"  # the same, the template carrying QUERY
 # Shared too, for Compress's rows: no Accept-Encoding; a HEAD request.
 PLAIN = "shared, no Accept-Encoding"
 HEAD = "shared, HEAD"
+# Fresh copies for the full stacks (`bench.stacks`), all with QUERY: the
+# public path accepting gzip, the same without Accept-Encoding, and the
+# checked path with credentials, accepting gzip.
+STACK_GZIP = "fresh, stack, gzip"
+STACK_PLAIN = "fresh, stack, no Accept-Encoding"
+STACK_AUTH = "fresh, stack, credentials"
+_FRESH_KINDS = frozenset({FRESH, FRESH_QUERY, STACK_GZIP, STACK_PLAIN, STACK_AUTH})
 
 
 @dataclass(frozen=True)
@@ -35,6 +44,8 @@ class Case:
     #: What a request must answer; None: any non-empty body.
     status: str = apps.STATUS
     body: bytes | None = apps.BODY
+    #: The body must be gzip that decodes to ``body``.
+    gzipped: bool = False
     #: A further check after one request, e.g. on the log line built.
     verify: Callable[[], None] | None = None
     #: A heading printed above the row in the table.
@@ -45,7 +56,7 @@ class Case:
 
     @property
     def fresh(self) -> bool:
-        return self.environ in (FRESH, FRESH_QUERY)
+        return self.environ in _FRESH_KINDS
 
     @property
     def baseline(self) -> str | None:
@@ -61,7 +72,16 @@ class Case:
 
 BARE = "bare"
 #: For each kind of environ, the bare app served that way.
-BASELINES = {SHARED: BARE, FRESH: "bare_fresh", FRESH_QUERY: "bare_fresh_query"}
+BASELINES = {
+    SHARED: BARE,
+    FRESH: "bare_fresh",
+    FRESH_QUERY: "bare_fresh_query",
+    # One bare row for the three stack requests: their copies differ by a
+    # key or two, a few ns.
+    STACK_GZIP: "bare_stack",
+    STACK_PLAIN: "bare_stack",
+    STACK_AUTH: "bare_stack",
+}
 # DESIGN §6 sets its budgets in ns "measured on this kind of machine", where
 # the bare app costs about this much; the report shows how this machine
 # compares, and gives a second verdict with the ns budgets scaled by it.
@@ -71,6 +91,9 @@ REFERENCE_BARE_NS = 130.0
 NOT_ACTING = Budget("extra <= 150 ns", max_extra_ns=150)
 # "A layer that wraps the body to see close(): at most 300 ns per request."
 CLOSING_LAYER = Budget("extra <= 300 ns", max_extra_ns=300)
+# "The full stack above on a small response: within 10 µs of the bare app,
+# and at least 2x faster than the equivalent Paste/Werkzeug/WebOb stack."
+FULL_STACK = Budget("extra <= 10 µs, >= 2x peer", max_extra_ns=10_000, min_ratio=2.0)
 
 
 def _bare(app: WSGIApp) -> WSGIApp:
@@ -83,15 +106,25 @@ _COMBINED_LINE = re.compile(
 )
 
 
-def _logged(
-    handler: apps.FormatAndDiscard, pattern: re.Pattern[str]
-) -> Callable[[], None]:
+class _KeepsLastLine(Protocol):
+    last: str
+
+
+def _logged(handler: _KeepsLastLine, pattern: re.Pattern[str]) -> Callable[[], None]:
     def verify() -> None:
         line, handler.last = handler.last, ""
         if not pattern.fullmatch(line):
             raise RuntimeError(f"unexpected log line {line!r}")
 
     return verify
+
+
+def _stack_line(path: str, user: str, size: str) -> re.Pattern[str]:
+    """The combined line either stack logs for one of its requests."""
+    return re.compile(
+        rf"127\.0\.0\.1 - {user} \[\d\d/[A-Z][a-z]{{2}}/\d{{4}}:\d\d:\d\d:\d\d [+-]\d{{4}}\] "
+        rf'"GET {path}\?{re.escape(apps.QUERY)} HTTP/1\.1" 200 {size} "-" "Mozilla/5\.0 [^"]+"'
+    )
 
 
 _TRACEBACK = re.compile(
@@ -148,6 +181,13 @@ CASES: tuple[Case, ...] = (
         "exchange_close",
         "Exchange, observes_close (Body)",
         apps.observing_exchange,
+        None,
+        CLOSING_LAYER,
+    ),
+    Case(
+        "observed",
+        "Observed (counts bytes, sees close)",
+        apps.observer,
         None,
         CLOSING_LAYER,
     ),
@@ -338,6 +378,100 @@ CASES: tuple[Case, ...] = (
         body=apps.PNG,
         over="bare_png",
     ),
+    Case(
+        "bare_stack",
+        "bare app, stack request copied",
+        _bare,
+        short="bare+copy",
+        environ=STACK_GZIP,
+        section="The full stack (DESIGN §1) vs Paste's and WebOb's layers for "
+        "the same jobs (bench.stacks), the hello-world app inside, a query "
+        "string on every request; extra ns over the bare app served a copy",
+    ),
+    Case(
+        "stack_gzip",
+        "wsgimw stack, public, gzip accepted",
+        stacks.wsgimw_stack,
+        "paste_stack_gzip",
+        FULL_STACK,
+        environ=STACK_GZIP,
+        verify=_logged(stacks.STACK_STREAM, _stack_line("/health", "-", "13")),
+    ),
+    Case(
+        "paste_stack_gzip",
+        "Paste stack, public, gzip accepted",
+        stacks.paste_stack,
+        short="Paste stack",
+        environ=STACK_GZIP,
+        gzipped=True,
+        verify=_logged(stacks.PASTE_LOG_HANDLER, _stack_line("/health", "-", "33")),
+    ),
+    Case(
+        "stack_plain",
+        "wsgimw stack, public, no Accept-Encoding",
+        stacks.wsgimw_stack,
+        "paste_stack_plain",
+        FULL_STACK,
+        environ=STACK_PLAIN,
+        verify=_logged(stacks.STACK_STREAM, _stack_line("/health", "-", "13")),
+    ),
+    Case(
+        "paste_stack_plain",
+        "Paste stack, public, no Accept-Encoding",
+        stacks.paste_stack,
+        short="Paste stack",
+        environ=STACK_PLAIN,
+        verify=_logged(stacks.PASTE_LOG_HANDLER, _stack_line("/health", "-", "13")),
+    ),
+    Case(
+        "stack_auth",
+        "wsgimw stack, credentials, gzip",
+        stacks.wsgimw_stack,
+        "paste_stack_auth",
+        FULL_STACK,
+        environ=STACK_AUTH,
+        verify=_logged(stacks.STACK_STREAM, _stack_line("/hello", stacks.USER, "13")),
+    ),
+    Case(
+        "paste_stack_auth",
+        "Paste stack, credentials, gzip",
+        stacks.paste_stack,
+        short="Paste stack",
+        environ=STACK_AUTH,
+        gzipped=True,
+        verify=_logged(
+            stacks.PASTE_LOG_HANDLER, _stack_line("/hello", stacks.USER, "33")
+        ),
+    ),
+    Case(
+        "stack_logged_gzip",
+        "wsgimw stack, AccessLog to a logger",
+        stacks.wsgimw_logged_stack,
+        "paste_stack_gzip",
+        FULL_STACK,
+        environ=STACK_GZIP,
+        verify=_logged(stacks.STACK_LOG_HANDLER, _stack_line("/health", "-", "13")),
+    ),
+    Case(
+        "stack_page",
+        "wsgimw stack, 2 KiB page gzipped",
+        stacks.wsgimw_stack,
+        "paste_stack_page",
+        app=apps.page_app,
+        environ=STACK_GZIP,
+        body=apps.PAGE,
+        gzipped=True,
+    ),
+    Case(
+        "paste_stack_page",
+        "Paste stack, 2 KiB page gzipped",
+        stacks.paste_stack,
+        short="Paste stack",
+        app=apps.page_app,
+        environ=STACK_GZIP,
+        body=apps.PAGE,
+        gzipped=True,
+    ),
 )
 
 
@@ -349,6 +483,10 @@ def template_environ(kind: str) -> Environ:
         return apps.make_plain_environ()
     if kind == HEAD:
         return apps.make_head_environ()
+    if kind in (STACK_GZIP, STACK_PLAIN, STACK_AUTH):
+        return stacks.make_environ(
+            gzip=kind != STACK_PLAIN, credentials=kind == STACK_AUTH
+        )
     return apps.make_fresh_environ(apps.QUERY if kind == FRESH_QUERY else "")
 
 
@@ -373,6 +511,8 @@ def check(case: Case, app: WSGIApp, environ: Environ) -> None:
         close = getattr(iterable, "close", None)
         if close is not None:
             close()
+    if case.gzipped:
+        body = gzip.decompress(body)
     good_body = bool(body) if case.body is None else body == case.body
     if statuses != [case.status] or not good_body:
         expected = "a body" if case.body is None else repr(case.body)

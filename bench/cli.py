@@ -1,17 +1,26 @@
-"""``python -m bench [--fast] [--json PATH]``: measure, print, save."""
+"""``python -m bench [--fast] [--rows REGEX] [--e2e | --e2e-only] [--json PATH]``:
+measure, print, save.
+
+Exit status: 0; 2 for bad arguments; 3 when the end-to-end rows were asked
+for and wrk or gunicorn is missing (everything else is still measured and
+printed).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import re
 import statistics
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from bench import apps, compression, memory, streams
+from bench import apps, compression, e2e, memory, streams
 from bench.budgets import Budget
 from bench.cases import (
     BARE,
@@ -33,14 +42,33 @@ from bench.harness import (
     summarise,
 )
 
-# Full mode: about 70 s on this kind of machine (35 s of per-request rows,
-# 25 s of throughput, 8 s of memory cases). Fast mode: a smoke run, ~1.5 s.
+# Full mode: about 80 s on this kind of machine (45 s of per-request rows,
+# 25 s of throughput, 8 s of memory cases). Fast mode: a smoke run, ~2 s.
 FULL_REPEATS, FULL_SAMPLE_MS = 40, 20.0
 FAST_REPEATS, FAST_SAMPLE_MS = 5, 2.0
 # The throughput rows: one sample is at least one whole body, after one
 # untimed body (see `measure`'s warm_up), so they take a fifth of the
 # repeats (at least 2).
 FULL_BODY, FAST_BODY = 4 * streams.MIB, 256 * streams.KIB
+# End to end (--e2e): wrk's -d for each run, and rounds. Full: about 3
+# minutes (4 servers x 3 kinds of request x 3 rounds x 5 s), so it is not
+# part of the default run; fast: about 15 s.
+FULL_E2E_SECONDS, FAST_E2E_SECONDS = 5.0, 1.0
+FULL_E2E_ROUNDS, FAST_E2E_ROUNDS = 3, 1
+#: Exit status when the end-to-end rows were asked for but cannot run.
+E2E_MISSING = 3
+#: The packages whose versions the report shows.
+PACKAGES = (
+    "wsgimw",
+    "webob",
+    "paste",
+    "werkzeug",
+    "django",
+    "brotli",
+    "zstandard",
+    "bcrypt",
+    "gunicorn",
+)
 
 
 @dataclass(frozen=True)
@@ -98,8 +126,41 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         help=f"length of one timing sample (default {FULL_SAMPLE_MS:g} ms)",
     )
+    parser.add_argument(
+        "--rows",
+        metavar="REGEX",
+        help="only the per-request rows whose key matches (with their peers "
+        "and the bare rows they are measured over); no throughput or memory "
+        "rows. Keys are in the --json output, e.g. 'stack|compress_'",
+    )
+    parser.add_argument(
+        "--e2e",
+        action="store_true",
+        help="also serve the full stacks with gunicorn and drive them with "
+        f"wrk (bench.e2e): about {e2e.minutes(FULL_E2E_SECONDS, FULL_E2E_ROUNDS):.0f} "
+        "minutes, under a minute with --fast",
+    )
+    parser.add_argument(
+        "--e2e-only", action="store_true", help="only the end-to-end rows"
+    )
+    parser.add_argument(
+        "--e2e-seconds",
+        type=float,
+        help=f"wrk's -d for each run (default {FULL_E2E_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--e2e-rounds",
+        type=int,
+        help=f"end-to-end rounds (default {FULL_E2E_ROUNDS})",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures")
     args = parser.parse_args(argv)
+    if args.e2e_seconds is None:
+        args.e2e_seconds = FAST_E2E_SECONDS if args.fast else FULL_E2E_SECONDS
+    if args.e2e_rounds is None:
+        args.e2e_rounds = FAST_E2E_ROUNDS if args.fast else FULL_E2E_ROUNDS
+    if args.e2e_seconds < 1 or args.e2e_rounds < 1:
+        parser.error("--e2e-seconds and --e2e-rounds must be at least 1")
     if args.repeats is None:
         args.repeats = FAST_REPEATS if args.fast else FULL_REPEATS
     if args.sample_ms is None:
@@ -108,15 +169,40 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--repeats must be at least 2 (a spread needs two figures)")
     if args.sample_ms <= 0:
         parser.error("--sample-ms must be positive")
+    args.cases = CASES
+    if args.rows is not None:
+        try:
+            args.cases = select_cases(re.compile(args.rows))
+        except re.error as error:
+            parser.error(f"--rows: not a regular expression: {error}")
+        if len(args.cases) == 1:
+            parser.error(f"--rows {args.rows!r} matches no row")
     args.body = FAST_BODY if args.fast else FULL_BODY
     args.large = memory.LARGE_FAST if args.fast else memory.LARGE_FULL
     return args
 
 
-def run(repeats: int, sample_ms: float) -> list[Row]:
+def select_cases(pattern: re.Pattern[str]) -> tuple[Case, ...]:
+    """The rows whose key ``pattern`` finds, each with what it is compared
+    with (its peer, the row it is measured over, the bare app), in table
+    order."""
+    by_key = {case.key: case for case in CASES}
+    wanted = {BARE}
+    pending = [case.key for case in CASES if pattern.search(case.key)]
+    while pending:
+        key = pending.pop()
+        if key in wanted:
+            continue
+        wanted.add(key)
+        case = by_key[key]
+        pending.extend(k for k in (case.peer, case.baseline) if k is not None)
+    return tuple(case for case in CASES if case.key in wanted)
+
+
+def run(repeats: int, sample_ms: float, cases: Sequence[Case] = CASES) -> list[Row]:
     environs = {}
     timers = {}
-    for case in CASES:
+    for case in cases:
         if case.environ not in environs:
             environs[case.environ] = template_environ(case.environ)
         environ = environs[case.environ]
@@ -127,7 +213,7 @@ def run(repeats: int, sample_ms: float) -> list[Row]:
         )
     samples = measure(timers, repeats, sample_ms / 1000, _progress(repeats))
     scale = budget_scale(statistics.median(samples[BARE]))
-    return [_row(case, samples, scale) for case in CASES]
+    return [_row(case, samples, scale) for case in cases]
 
 
 def flow_repeats(repeats: int) -> int:
@@ -263,9 +349,8 @@ def format_table(report: Report) -> str:
     titles = [title for title, _ in _COLUMNS]
     titles[-1] = f"scaled x{scale:.2f}"
     lines = [
-        f"wsgimw bench: Python {platform.python_version()} "
-        f"({platform.python_implementation()}) on {platform.machine()}, "
-        f"{report.repeats} interleaved repeats of ~{report.sample_ms:g} ms per row",
+        f"Per request, in process: {report.repeats} interleaved repeats of "
+        f"~{report.sample_ms:g} ms per row",
         "",
         _line(titles),
         _rule(_COLUMNS),
@@ -275,10 +360,12 @@ def format_table(report: Report) -> str:
             lines.append(f"-- {row.case.section}")
         lines.append(_line(_cells(row, scale)))
     lines.append("")
-    lines.extend(_flow_table(report, scale))
-    lines.append("")
-    lines.extend(_memory_table(report.peaks, scale))
-    lines.append("")
+    if report.flows:
+        lines.extend(_flow_table(report, scale))
+        lines.append("")
+    if report.peaks:
+        lines.extend(_memory_table(report.peaks, scale))
+        lines.append("")
     lines.extend(_notes(report, scale))
     return "\n".join(lines)
 
@@ -380,6 +467,31 @@ def _memory_table(peaks: Sequence[memory.Peak], scale: float) -> list[str]:
 
 # -- notes -------------------------------------------------------------------
 
+_STACK_NOTES = (
+    "Full stack (bench.stacks): wsgimw is compose(ErrorHandler(), "
+    "AccessLog(format='combined', stream=...), Compress(), BasicAuth(users="
+    "..., exempt=['/health']), QueryParser()); Paste's is ErrorMiddleware, "
+    "TransLogger, gzipper, AuthBasicHandler (behind a function layer that "
+    "sends /health round it: it has no exempt option) and a layer reading "
+    "WebOb's Request(environ).GET, in that order. Public requests are GET "
+    "/health?query, the one with credentials GET /hello?query with a Basic "
+    "Authorization header; the app does not read the query (QueryParser "
+    "parses only when read; WebOb's layer always parses).",
+    "Full stack, logging: wsgimw's access log goes to a stream that keeps "
+    "the last line (its cheapest documented output; 'AccessLog to a logger' "
+    "goes through logging like Paste); TransLogger can only log, to a logger "
+    "whose handler formats each line and drops it. Both lines are checked "
+    "once before timing.",
+    "Full stack, credentials: wsgimw checks a bcrypt hash of cost 4, "
+    "verified once and then found in its cache of verified credentials (an "
+    "HMAC-SHA256 per request); Paste's authfunc compares SHA-256 digests "
+    "on every request (it has no cache), about the same work.",
+    "Full stack, gzip: the hello-world body (13 bytes) is under Compress's "
+    "minimum_size, so it goes out as it is; Paste's gzipper compresses it "
+    "(33 bytes). The 2 KiB page rows compress in both stacks; they are "
+    "measured over the bare hello-world app.",
+)
+
 _ACTING_PATHS = (
     "ErrorHandler, app raises: answers a 500 text/html page (type negotiated "
     "from Accept, cached) through start_response(exc_info). 'logging off': "
@@ -435,10 +547,13 @@ def _notes(report: Report, scale: float) -> list[str]:
     ]
     copies = [
         f"{by_key[key].case.label} {by_key[key].extra_ns:+.1f} ns"
-        for key in ("bare_fresh", "bare_fresh_query")
-        if by_key[key].extra_ns is not None
+        for key in ("bare_fresh", "bare_fresh_query", "bare_stack")
+        if key in by_key and by_key[key].extra_ns is not None
     ]
-    notes.append(f"environ copy per request, over the bare app: {'; '.join(copies)}.")
+    if copies:
+        notes.append(
+            f"environ copy per request, over the bare app: {'; '.join(copies)}."
+        )
     # The ratio of whole requests hides how much the layers differ, so each
     # layer's own cost is compared with its peer's too.
     notes.append("layer alone, peer extra ns / this extra ns:")
@@ -454,8 +569,12 @@ def _notes(report: Report, scale: float) -> list[str]:
             f"{ours:+.1f} = {theirs / ours:.2f}x"
         )
     notes.extend(_ACTING_PATHS)
-    notes.extend(_flow_notes(report.flows))
-    notes.extend(_memory_notes(report.peaks))
+    if "stack_gzip" in by_key:
+        notes.extend(_STACK_NOTES)
+    if report.flows:
+        notes.extend(_flow_notes(report.flows))
+    if report.peaks:
+        notes.extend(_memory_notes(report.peaks))
     bare = by_key[BARE].summary.median
     notes.append(
         f"bare app here: {bare:.0f} ns, on DESIGN's reference machine "
@@ -565,12 +684,19 @@ def _limit(budget: Budget) -> float:
     return budget.max_extra_ns
 
 
+def _sections(rows: Sequence[Row] | Sequence[Flow]) -> list[str]:
+    """The heading each row is printed under ("" before the first one)."""
+    current, sections = "", []
+    for row in rows:
+        section = row.case.section if isinstance(row, Row) else row.section
+        current = section or current
+        sections.append(current)
+    return sections
+
+
 def to_json(report: Report) -> dict[str, object]:
     rows = report.rows
     return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "machine": platform.machine(),
         "repeats": report.repeats,
         "sample_ms": report.sample_ms,
         "reference_bare_ns": REFERENCE_BARE_NS,
@@ -579,6 +705,7 @@ def to_json(report: Report) -> dict[str, object]:
             {
                 "key": row.case.key,
                 "name": row.case.label,
+                "section": section,
                 "median_ns": row.summary.median,
                 "mean_ns": row.summary.mean,
                 "stdev_ns": row.summary.stdev,
@@ -592,13 +719,14 @@ def to_json(report: Report) -> dict[str, object]:
                 "passed_scaled": row.passed_scaled,
                 "samples_ns": row.samples,
             }
-            for row in rows
+            for row, section in zip(rows, _sections(rows), strict=True)
         ],
         "throughput_repeats": report.flow_repeats,
         "throughput": [
             {
                 "key": row.flow.key,
                 "name": row.flow.label,
+                "section": section,
                 "coding": row.flow.coding,
                 "chunk_size": row.flow.chunk_size,
                 "body_bytes": row.body,
@@ -612,7 +740,11 @@ def to_json(report: Report) -> dict[str, object]:
                 "passed": row.passed,
                 "samples_ns": row.samples,
             }
-            for row in report.flows
+            for row, section in zip(
+                report.flows,
+                _sections([row.flow for row in report.flows]),
+                strict=True,
+            )
         ],
         "memory": [
             {
@@ -635,18 +767,77 @@ def to_json(report: Report) -> dict[str, object]:
     }
 
 
+def packages() -> dict[str, str]:
+    """The installed version of each package the figures depend on."""
+    found = {}
+    for name in PACKAGES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def machine() -> dict[str, object]:
+    return {
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "machine": platform.machine(),
+        "system": platform.system(),
+        "cores": os.cpu_count(),
+        "packages": packages(),
+    }
+
+
+def machine_line(found: dict[str, object]) -> str:
+    listed = found["packages"]
+    assert isinstance(listed, dict)
+    versions = ", ".join(f"{name} {number}" for name, number in listed.items())
+    return (
+        f"wsgimw bench: Python {found['python']} ({found['implementation']}) on "
+        f"{found['system']} {found['machine']}, {found['cores']} cores; {versions}"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    # Memory first: its cases run in parallel subprocesses, which would
-    # disturb the timings if they overlapped.
-    peaks = memory.measure(args.large)
-    rows = run(args.repeats, args.sample_ms)
-    repeats = flow_repeats(args.repeats)
-    flows = run_throughput(repeats, args.sample_ms, args.body)
-    report = Report(rows, flows, peaks, args.repeats, repeats, args.sample_ms)
-    print(format_table(report))
+    status = 0
+    found = machine()
+    print(machine_line(found))
+    print()
+    figures: dict[str, object] = {"machine": found}
+    if not args.e2e_only:
+        whole = args.rows is None
+        # Memory first: its cases run in parallel subprocesses, which would
+        # disturb the timings if they overlapped.
+        peaks = memory.measure(args.large) if whole else []
+        rows = run(args.repeats, args.sample_ms, args.cases)
+        repeats = flow_repeats(args.repeats)
+        flows = run_throughput(repeats, args.sample_ms, args.body) if whole else []
+        report = Report(rows, flows, peaks, args.repeats, repeats, args.sample_ms)
+        print(format_table(report), flush=True)
+        figures.update(to_json(report))
+    if args.e2e or args.e2e_only:
+        try:
+            ended = e2e.measure(args.e2e_seconds, args.e2e_rounds, _e2e_progress())
+        except e2e.Missing as missing:
+            print(f"bench: no end-to-end rows: {missing}", file=sys.stderr)
+            status = E2E_MISSING
+        else:
+            if not args.e2e_only:
+                print()
+            print("\n".join(e2e.format_table(ended)))
+            figures["e2e"] = e2e.to_json(ended)
     if args.json is not None:
-        args.json.write_text(
-            json.dumps(to_json(report), indent=2) + "\n", encoding="utf-8"
-        )
-    return 0
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    return status
+
+
+def _e2e_progress() -> Callable[[str], object] | None:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(what: str) -> None:
+        print(f"\r{what:<60}", end="", file=sys.stderr, flush=True)
+
+    return show

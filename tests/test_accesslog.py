@@ -560,3 +560,78 @@ def test_number_fields_take_number_specs(stream: io.StringIO) -> None:
     status, size, millis = one_line(text).split()
     assert (status, size) == ("200", "000013")
     assert float(millis) >= 0
+
+
+# -- the named formats' own builder -----------------------------------------------------
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+_LATIN1 = st.text(
+    alphabet=st.characters(min_codepoint=0, max_codepoint=255), max_size=30
+)
+
+
+@given(
+    path=_LATIN1,
+    query=_LATIN1,
+    agent=_LATIN1,
+    referer=_LATIN1,
+    user=st.one_of(st.none(), _LATIN1, st.integers()),
+    status=st.sampled_from(["200 OK", "404 Not Found", "oops", "599 X"]),
+    sent=st.integers(min_value=0, max_value=10**9),
+)
+def test_a_stream_gets_the_line_the_format_string_makes(
+    path: str,
+    query: str,
+    agent: str,
+    referer: str,
+    user: object,
+    status: str,
+    sent: int,
+) -> None:
+    # With stream=, "common" and "combined" lines come from a builder of
+    # their own; with a logger, from fields() and the format string. Both
+    # must write the same line for any request.
+    environ = make_environ(
+        "/",
+        headers={"User-Agent": agent, "Referer": referer},
+        PATH_INFO="/" + path,
+        QUERY_STRING=query,
+        REMOTE_USER=user,
+    )
+    logger = logging.getLogger("test.accesslog.builder")
+    handler = _Lines()
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        for format in ("common", "combined", COMBINED):
+            stream = io.StringIO()
+            args = (environ, status, sent, 1_700_000_000.25, 0.001)
+            AccessLog(format=format, stream=stream).write(*args)
+            AccessLog(format=format, logger=logger).write(*args)
+            assert stream.getvalue() == handler.lines.pop() + "\n"
+    finally:
+        logger.handlers.clear()
+
+
+def test_the_status_is_the_one_sent_when_a_late_replacement_fails(
+    stream: io.StringIO,
+) -> None:
+    # The app re-calls start_response with exc_info after body bytes went
+    # out: the server refuses, the connection is aborted, and the line says
+    # what the client got: the 200 and the bytes before the error.
+    text, result = logged(
+        ScriptedApp(fail="exc_info", at=1), access=AccessLog(stream=stream)
+    )
+    assert isinstance(result.error, AppFault)  # type: ignore[attr-defined]
+    entry = COMBINED_PARSER.parse(one_line(text))
+    assert (entry.final_status, entry.bytes_sent) == (200, 7)

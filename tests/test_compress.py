@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import http.client
+import sys
 import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -609,3 +610,96 @@ def test_a_non_ascii_digit_in_content_length_is_not_a_crash() -> None:
     app.headers.append(("Content-Length", "\u00b2"))
     _, headers = untouched(app)
     assert ("Content-Encoding", "gzip") in headers
+
+
+# -- the paths that never compress: the headers only, nothing held -----------------------
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+@pytest.mark.parametrize("accept", [None, "identity"])
+def test_fault_matrix_without_a_coding(accept: str | None, fault: Fault) -> None:
+    headers = {} if accept is None else {"Accept-Encoding": accept}
+    outcome = check_fault(Compress(minimum_size=0), fault, headers=headers)
+    assert outcome.header("Content-Encoding") is None
+    if outcome.status_code == 200 and fault.method == "GET":
+        assert outcome.header("Vary") == "Accept-Encoding"
+
+
+def test_head_replaced_by_an_error_page_gets_a_gets_headers() -> None:
+    # exc_info before any body: the error page's headers are what a GET
+    # would get for it, compressed.
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        try:
+            raise RuntimeError("render failed")
+        except RuntimeError:
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/html")],
+                sys.exc_info(),
+            )
+        return []
+
+    outer, inner = Lint(below="Compress"), Lint(above="Compress")
+    wrapped = outer(Compress()(inner(app)))
+    result = call_app(wrapped, method="HEAD", headers={"Accept-Encoding": "gzip"})
+    outer.verify()
+    inner.verify()
+    assert result.status == "500 Internal Server Error"
+    assert result.body == b""
+    assert result.header("Content-Encoding") == "gzip"
+    assert result.header("Vary") == "Accept-Encoding"
+
+
+def test_a_response_left_alone_goes_out_before_the_app_returns() -> None:
+    # Decided from the headers (an image): nothing is held back, and the
+    # server gets the app's own list.
+    from wsgimw.testing import make_environ
+
+    seen: list[str] = []
+    body = [TEXT]
+
+    def server(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None
+    ) -> Callable[[bytes], object]:
+        seen.append(status)
+        return lambda data: None
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        seen.append("app returns")
+        return body
+
+    env = make_environ("/", headers={"Accept-Encoding": "gzip"})
+    assert Compress()(app)(env, server) is body
+    assert seen == ["200 OK", "app returns"]
+    # A response it may compress waits for the iterable, to see its size.
+    seen.clear()
+    text = ScriptedApp(chunks=[TEXT], style="list")
+
+    def text_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        iterable = text(environ, start_response)
+        seen.append("app returns")
+        return iterable
+
+    Compress()(text_app)(make_environ("/", headers={"Accept-Encoding": "gzip"}), server)
+    assert seen == ["app returns", "200 OK"]
+
+
+def test_cache_control_without_no_transform_allows_compression() -> None:
+    app = ScriptedApp(chunks=[TEXT], content_type="text/html")
+    app.headers.append(("Cache-Control", "public, max-age=60"))
+    result = fetch(app)
+    assert result.header("Content-Encoding") == "gzip"
+    assert decode(result) == TEXT
+
+
+def test_a_replacement_page_that_is_not_compressible_goes_out_as_it_is() -> None:
+    # The app's text response is held (it may be compressed); before any
+    # body byte it is replaced, through exc_info, by a PNG error page.
+    app = ScriptedApp(chunks=[TEXT], fail="exc_info", at=0, error_type="image/png")
+    result = fetch(app)
+    assert result.status == "500 Internal Server Error"
+    assert result.header("Content-Type") == "image/png"
+    assert result.header("Content-Encoding") is None
+    assert result.body == b"scripted error page"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterable, Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from wsgimw._response import (
     Buffer,
     ClosingIterator,
     Exchange,
+    Observed,
     close_iterable,
     header_value,
     plain_response,
@@ -20,6 +22,7 @@ from wsgimw._response import (
 )
 from wsgimw.testing import (
     FAULTS,
+    AppFault,
     Fault,
     Lint,
     ScriptedApp,
@@ -794,3 +797,214 @@ def test_finished_exchanges_are_freed_without_the_cycle_collector() -> None:
         assert [ref() for ref in refs] == [None] * 6
     finally:
         gc.enable()
+
+
+# -- Observed: the cheap path for middleware that only watch -------------------------
+
+
+class Watching(Observed):
+    """Records what it saw when the response ended."""
+
+    __slots__ = ("ends",)
+
+    def __init__(self, environ: Environ, start_response: StartResponse) -> None:
+        super().__init__(environ, start_response)
+        self.ends: list[tuple[str, int, bool]] = []
+
+    def on_end(self) -> None:
+        self.ends.append((self.status, self.sent, self.failed))
+
+
+def watched(app: WSGIApp) -> tuple[WSGIApp, list[Watching]]:
+    made: list[Watching] = []
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        observer = Watching(environ, start_response)
+        made.append(observer)
+        return observer.respond(app)
+
+    return wrapped, made
+
+
+@pytest.mark.parametrize(
+    "style", ["iter", "list", "lazy", "generator", "write", "mixed"]
+)
+def test_observed_counts_every_body_byte_and_ends_once_at_close(style: str) -> None:
+    inner = ScriptedApp(style=style)
+    app, made = watched(inner)
+    lint = Lint()
+    result = call_app(lint(app))
+    lint.verify()
+    assert result.body == b"Hello, world!"
+    assert made[0].ends == [("200 OK", 13, False)]
+
+
+def test_observed_hands_the_chunks_on_untouched_and_counts_what_was_read() -> None:
+    inner = ScriptedApp()
+    app, made = watched(inner)
+    result = call_app(app, read=1)  # the client goes away after one chunk
+    assert result.body == b"Hello, "
+    assert made[0].ends == [("200 OK", 7, False)]
+    assert inner.closes == 1
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_observed_fault_matrix(fault: Fault) -> None:
+    made: list[Watching] = []
+
+    def middleware(app: WSGIApp) -> WSGIApp:
+        def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+            observer = Watching(environ, start_response)
+            made.append(observer)
+            return observer.respond(app)
+
+        return wrapped
+
+    check_fault(middleware, fault)
+    assert made
+    for observer in made:
+        assert len(observer.ends) == 1, fault
+        failed = observer.ends[0][2]
+        assert failed == (fault.raises in ("before-body", "after-body")), fault
+
+
+def test_observed_keeps_the_status_the_server_took() -> None:
+    # The app replaces its response after the headers went out: the server
+    # refuses (re-raises), so the status sent stays the first one.
+    app, made = watched(ScriptedApp(fail="exc_info", at=1))
+    result = call_app(app, catch=True)
+    assert isinstance(result.error, AppFault)
+    assert made[0].ends == [("200 OK", 7, True)]
+
+
+def test_observed_sees_a_replacement_made_in_time() -> None:
+    app, made = watched(ScriptedApp(style="lazy", fail="exc_info"))
+    result = call_app(app)
+    assert result.status == "500 Internal Server Error"
+    assert made[0].ends[0][0] == "500 Internal Server Error"
+
+
+def test_observed_closed_before_the_first_next() -> None:
+    inner = ScriptedApp()
+    app, made = watched(inner)
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    close_iterable(body)
+    close_iterable(body)  # a second close changes nothing
+    assert list(body) == []
+    assert made[0].ends == [("200 OK", 0, False)]
+    assert inner.closes == 1
+
+
+def test_observed_app_error_wins_over_a_failing_on_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Failing(Observed):
+        __slots__ = ()
+
+        def on_end(self) -> None:
+            raise RuntimeError("cleanup failed")
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return Failing(environ, start_response).respond(ScriptedApp(fail="call"))
+
+    with pytest.raises(AppFault):
+        call_app(app)
+    assert "a cleanup failed after the app raised" in caplog.text
+
+
+def test_observed_notes_an_error_in_iter() -> None:
+    class Unstartable:
+        def __iter__(self) -> Iterator[bytes]:
+            raise AppFault("iter() failed")
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return Unstartable()
+
+    wrapped, made = watched(app)
+    result = call_app(wrapped, catch=True)
+    assert isinstance(result.error, AppFault)
+    assert made[0].ends == [("200 OK", 0, True)]
+
+
+# -- on_start_early: a late decider that can settle from the headers --------------------
+
+
+class SettlingUpper(LateUpper):
+    """Waits for the iterable only for text/plain; settles anything else."""
+
+    __slots__ = ()
+
+    def on_start_early(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None] | None:
+        if header_value(headers, "Content-Type") == "text/plain":
+            return None
+        return status, [*headers, ("X-Settled", "1")], None
+
+
+def settling(app: WSGIApp) -> WSGIApp:
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return SettlingUpper(environ, start_response).respond(app)
+
+    return wrapped
+
+
+def test_a_settled_start_reaches_the_server_before_the_app_returns() -> None:
+    seen: list[str] = []
+
+    def server(status: str, headers: Headers, exc_info: ExcInfo | None = None) -> Write:
+        seen.append(status)
+        return lambda data: None
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "image/png")])
+        seen.append("app returns")
+        return [b"png"]
+
+    body = settling(app)(make_environ(), server)
+    assert seen == ["200 OK", "app returns"]
+    assert body == [b"png"]  # the app's own list, untouched
+
+
+def test_an_unsettled_start_still_waits_for_the_iterable() -> None:
+    seen: list[str] = []
+
+    def server(status: str, headers: Headers, exc_info: ExcInfo | None = None) -> Write:
+        seen.append(status)
+        return lambda data: None
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        seen.append("app returns")
+        return [b"text"]
+
+    body = settling(app)(make_environ(), server)
+    assert seen == ["app returns", "200 OK"]
+    assert list(body) == [b"TEXT"]
+
+
+def test_a_held_start_replaced_by_a_settled_one_is_never_sent() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])  # held
+        try:
+            raise RuntimeError("render failed")
+        except RuntimeError:
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/html")],  # settled: sent at once
+                sys.exc_info(),
+            )
+        return [b"<p>error</p>"]
+
+    lint = Lint()
+    result = call_app(lint(settling(app)))  # call_app refuses a second start
+    lint.verify()
+    assert result.status == "500 Internal Server Error"
+    assert result.header("X-Settled") == "1"
+    assert result.body == b"<p>error</p>"
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_settling_late_decider_fault_matrix(fault: Fault) -> None:
+    check_fault(settling, fault)

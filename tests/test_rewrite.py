@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 
 import pytest
 from hypothesis import given
@@ -61,6 +62,50 @@ def test_header_only_rewrite_passes_the_iterable_through() -> None:
     )
     assert iterable is app.last_iterable
     assert app.closes == 0
+
+
+def test_header_hook_sees_an_error_page_that_replaces_the_response() -> None:
+    # The app starts, returns its iterable (which Rewrite hands the server
+    # untouched), then fails at the first next() and replaces the response
+    # with exc_info: the hook, which sees every response, sees the error
+    # page's headers too.
+    seen: list[str] = []
+
+    def hook(status: str, headers: Headers) -> tuple[str, Headers]:
+        seen.append(status)
+        return status, [*headers, ("X-Hooked", "1")]
+
+    def failing_body(start_response: StartResponse) -> Iterator[bytes]:
+        try:
+            raise RuntimeError("render failed")
+        except RuntimeError:
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "text/plain")],
+                sys.exc_info(),
+            )
+        yield b"error page"
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return failing_body(start_response)
+
+    lint = Lint(above="the server", below="Rewrite")
+    result = call_app(lint(Rewrite(headers=hook)(app)))
+    lint.verify()
+    assert seen == ["200 OK", "500 Internal Server Error"]
+    assert result.status == "500 Internal Server Error"
+    assert result.header("X-Hooked") == "1"
+    assert result.body == b"error page"
+
+
+def test_a_header_hook_and_a_body_transform_both_apply() -> None:
+    def hook(status: str, headers: Headers) -> tuple[str, Headers]:
+        return status, [*headers, ("X-Upper", "1")]
+
+    result = linted_call(ScriptedApp(), Rewrite(headers=hook, body=bytes.upper))
+    assert result.header("X-Upper") == "1"
+    assert result.body == b"HELLO, WORLD!"
 
 
 # -- body, per chunk -------------------------------------------------------------

@@ -7,7 +7,7 @@ debug page, AccessLog, EnvironLog), so they agree on what never leaves.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
@@ -100,17 +100,46 @@ def redact_query(query: str, names: re.Pattern[str] = SECRET_NAME) -> str:
     """
     if not query or "=" not in query:
         return query
-    fields = _FIELD_SEPARATORS.split(query)
+    secret = _parameter_check(names)
+    # With no ';' a plain split is cheaper; with one, separators sit at odd
+    # indexes of the regex split.
+    semicolons = ";" in query
+    fields = _FIELD_SEPARATORS.split(query) if semicolons else query.split("&")
     changed = False
-    for index in range(0, len(fields), 2):  # separators sit at odd indexes
+    for index in range(0, len(fields), 2 if semicolons else 1):
         name, equals, _value = fields[index].partition("=")
         if not equals:
             continue
-        decoded = unquote_to_bytes(name.replace("+", " ")).decode("latin-1")
-        if len(decoded) > LONGEST_NAME or names.search(decoded):
+        # Longer than this, a name decodes to more than LONGEST_NAME bytes
+        # (each %XX is one): secret without a look, and never cached.
+        if len(name) > 3 * LONGEST_NAME or secret(name):
             fields[index] = f"{name}={REDACTED}"
             changed = True
-    return "".join(fields) if changed else query
+    if not changed:
+        return query
+    return "".join(fields) if semicolons else "&".join(fields)
+
+
+#: For each name pattern, by identity (hashing a compiled pattern hashes its
+#: whole source, which costs what the cache saves): a cached check of raw
+#: query parameter names. Parameter names repeat from request to request.
+_PARAMETER_CHECKS: dict[int, tuple[re.Pattern[str], Callable[[str], bool]]] = {}
+
+
+def _parameter_check(names: re.Pattern[str]) -> Callable[[str], bool]:
+    entry = _PARAMETER_CHECKS.get(id(names))
+    if entry is None or entry[0] is not names:
+
+        @lru_cache(maxsize=1024)
+        def secret(raw: str) -> bool:
+            # Decoded before matching, so pass%77ord is caught too.
+            name = raw
+            if "%" in raw or "+" in raw:
+                name = unquote_to_bytes(raw.replace("+", " ")).decode("latin-1")
+            return len(name) > LONGEST_NAME or bool(names.search(name))
+
+        entry = _PARAMETER_CHECKS[id(names)] = (names, secret)
+    return entry[1]
 
 
 _FIELD_SEPARATORS = re.compile(r"([&;])")

@@ -28,8 +28,8 @@ from ._redact import (
     redact_url,
     secret_names,
 )
-from ._response import BodyFilter, Exchange
-from .types import Environ, Headers, StartResponse, WSGIApp
+from ._response import Observed
+from .types import Environ, StartResponse, WSGIApp
 
 __all__ = ["COMBINED", "COMMON", "FIELDS", "AccessLog"]
 
@@ -93,13 +93,18 @@ def _quote(text: str, safe: str) -> str:
     return quote_from_bytes(text.encode("latin-1"), safe=safe)
 
 
-def _escape(value: str) -> str:
-    if (
+def _plain(value: str) -> bool:
+    """Whether ``value`` has nothing Apache would escape."""
+    return (
         value.isascii()
         and value.isprintable()
         and '"' not in value
         and "\\" not in value
-    ):
+    )
+
+
+def _escape(value: str) -> str:
+    if _plain(value):
         return value  # the common case: nothing to escape
     return _UNSAFE.sub(_escape_char, value)
 
@@ -107,6 +112,26 @@ def _escape(value: str) -> str:
 def _escape_char(match: re.Match[str]) -> str:
     char = match.group()
     return "\\" + char if char in '"\\' else f"\\x{ord(char):02x}"
+
+
+def _code(status: str) -> int:
+    """The status code of a status line; 500 for one without a code."""
+    code = status[:3]
+    return int(code) if code.isdigit() else 500
+
+
+def _quote_query(query: str) -> str:
+    # Printable ASCII but the space is all in _QUERY_SAFE: the common case.
+    if query.isascii() and query.isprintable() and " " not in query:
+        return query
+    return quote_from_bytes(query.encode("latin-1"), safe=_QUERY_SAFE)
+
+
+def _text(value: object) -> str:
+    """An environ value as latin-1 text (see `_latin1`), from any object."""
+    if type(value) is str and value.isascii():
+        return value  # the common case
+    return _latin1(str(value))
 
 
 def _latin1(value: str) -> str:
@@ -129,12 +154,6 @@ def _offset(seconds: int) -> str:
 def apache_time(when: float) -> str:
     """``when`` as Apache's %t shows it, in the local zone with its offset."""
     return _local_second(int(when), time.timezone, time.altzone)[0]
-
-
-def iso_time(when: float) -> str:
-    """``when`` in ISO 8601 with milliseconds and the local offset."""
-    _, prefix, offset = _local_second(int(when), time.timezone, time.altzone)
-    return f"{prefix}.{int(when * 1000) % 1000:03d}{offset}"
 
 
 @lru_cache(maxsize=4)
@@ -197,7 +216,10 @@ class AccessLog:
     """
 
     __slots__ = (
+        "_apache",
+        "_combined",
         "_format",
+        "_headers",
         "_json",
         "_lock",
         "_logger",
@@ -237,6 +259,14 @@ class AccessLog:
             name
             for _, name, _, _ in string.Formatter().parse(self._format)
             if name in FIELDS and name not in _NUMBERS
+        )
+        # The named Apache formats, however given, have a builder of their own.
+        self._apache = self._format in (COMMON, COMBINED)
+        self._combined = self._format == COMBINED
+        # Whether the format shows request headers: {header[Name]}.
+        self._headers = any(
+            name is not None and name.startswith("header[")
+            for _, name, _, _ in string.Formatter().parse(self._format)
         )
         self._logger = logger_option("logger", logger, "wsgimw.accesslog")
         self._stream = stream
@@ -278,49 +308,83 @@ class AccessLog:
         self, environ: Environ, status: str, sent: int, started: float, duration: float
     ) -> dict[str, Any]:
         """The documented fields of one request, unescaped."""
-        method = _latin1(environ.get("REQUEST_METHOD", "-"))
+        # Written out for speed: this runs for every request. Values are
+        # ASCII almost always, and ASCII text is its own latin-1 form.
+        get = environ.get
+        method = _text(get("REQUEST_METHOD", "-"))
         path = self._path(environ)
-        protocol = _latin1(environ.get("SERVER_PROTOCOL", "-"))
-        code = int(status[:3]) if status[:3].isdigit() else 500
-        micros = int(duration * 1_000_000)
+        protocol = _text(get("SERVER_PROTOCOL", "-"))
+        apache, iso_prefix, iso_offset = _local_second(
+            int(started), time.timezone, time.altzone
+        )
         return {
             "host": self._host(environ),
             "ident": "-",
-            "user": _latin1(str(environ.get("REMOTE_USER") or "-")),
-            "time": apache_time(started),
-            "time_iso": iso_time(started),
+            "user": _text(get("REMOTE_USER") or "-"),
+            "time": apache,
+            "time_iso": f"{iso_prefix}.{int(started * 1000) % 1000:03d}{iso_offset}",
             "request_line": f"{method} {path} {protocol}",
             "method": method,
             "path": path,
             "protocol": protocol,
-            "status": code,
+            "status": _code(status),
             "bytes": sent,
             "bytes_clf": str(sent) if sent else "-",
-            "referer": redact_url(
-                _latin1(environ.get("HTTP_REFERER", "-")), self._names
-            ),
-            "user_agent": _latin1(environ.get("HTTP_USER_AGENT", "-")),
-            "duration_us": micros,
+            "referer": self._referer(environ),
+            "user_agent": _text(get("HTTP_USER_AGENT", "-")),
+            "duration_us": int(duration * 1_000_000),
             "duration_ms": round(duration * 1000, 3),
-            "request_id": _latin1(
-                str(
-                    environ.get("wsgimw.request_id")
-                    or environ.get("HTTP_X_REQUEST_ID", "-")
-                )
+            "request_id": _text(
+                get("wsgimw.request_id") or get("HTTP_X_REQUEST_ID", "-")
             ),
         }
 
+    def _apache_line(
+        self, environ: Environ, status: str, sent: int, started: float
+    ) -> str:
+        """The line of format="common" or "combined", escaped: what `fields`
+        and the format string make, with only the fields these formats show
+        (this runs for every request)."""
+        get = environ.get
+        request_line = (
+            f"{_text(get('REQUEST_METHOD', '-'))} {self._path(environ)} "
+            f"{_text(get('SERVER_PROTOCOL', '-'))}"
+        )
+        texts = [self._host(environ), _text(get("REMOTE_USER") or "-"), request_line]
+        if self._combined:
+            texts.append(self._referer(environ))
+            texts.append(_text(get("HTTP_USER_AGENT", "-")))
+        # One look at them all: almost always there is nothing to escape.
+        if not _plain("".join(texts)):
+            texts = [_escape(text) for text in texts]
+        when = _local_second(int(started), time.timezone, time.altzone)[0]
+        line = (
+            f'{texts[0]} - {texts[1]} [{when}] "{texts[2]}" {_code(status)} '
+            f"{sent or '-'}"
+        )
+        if self._combined:
+            return f'{line} "{texts[3]}" "{texts[4]}"'
+        return line
+
+    def _referer(self, environ: Environ) -> str:
+        referer = _text(environ.get("HTTP_REFERER", "-"))
+        # Only a value with a name=value pair or a user:password@ in it can
+        # hold a secret: any other is its own redaction.
+        if "=" in referer or "@" in referer:
+            return redact_url(referer, self._names)
+        return referer
+
     def _host(self, environ: Environ) -> str:
-        host = str(environ.get("REMOTE_ADDR") or "-")
-        if self._trusted:
-            hops = [
-                h.strip()
-                for h in str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(",")
-            ]
-            hops = [h for h in hops if h]
-            if len(hops) >= self._trusted:
-                host = hops[-self._trusted]
-        return _latin1(host)
+        host = environ.get("REMOTE_ADDR") or "-"
+        if not self._trusted:
+            return _text(host)
+        hops = [
+            h.strip() for h in str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(",")
+        ]
+        hops = [h for h in hops if h]
+        if len(hops) >= self._trusted:
+            host = hops[-self._trusted]
+        return _text(host)
 
     def _path(self, environ: Environ) -> str:
         # PEP 3333 strings hold the request's bytes as latin-1: recover them
@@ -328,24 +392,31 @@ class AccessLog:
         # The request target as the client sent it, when the server passes it
         # on (gunicorn's RAW_URI, uWSGI's and mod_wsgi's REQUEST_URI), keeps
         # what decoding PATH_INFO loses, such as %2F.
-        raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+        get = environ.get
+        raw = get("RAW_URI") or get("REQUEST_URI")
         if isinstance(raw, str) and raw.startswith("/"):
             target, _, query = _latin1(raw).partition("?")
             path = _quote(target, _PATH_SAFE + "%")
         else:
-            script_and_path = environ.get("SCRIPT_NAME", "") + environ.get(
-                "PATH_INFO", ""
-            )
+            script_and_path = get("SCRIPT_NAME", "") + get("PATH_INFO", "")
             path = _quote(_latin1(script_and_path), _PATH_SAFE)
-            query = _latin1(environ.get("QUERY_STRING", ""))
+            query = _latin1(get("QUERY_STRING", ""))
         path = path or "/"
         if query:
-            path += "?" + _quote(redact_query(query, self._names), _QUERY_SAFE)
+            path += "?" + _quote_query(redact_query(query, self._names))
         return path
 
     def write(
         self, environ: Environ, status: str, sent: int, started: float, duration: float
     ) -> None:
+        stream = self._stream
+        if stream is not None and self._apache:
+            # Nothing but the line is wanted: build only what it shows.
+            line = self._apache_line(environ, status, sent, started)
+            with self._lock:
+                stream.write(line + "\n")
+                stream.flush()
+            return
         fields = self.fields(environ, status, sent, started, duration)
         if self._json:
             record = {
@@ -356,10 +427,16 @@ class AccessLog:
             line = json.dumps(record, ensure_ascii=True, separators=(",", ":"))
         else:
             # Apache-style escaping: a client cannot forge lines or quotes.
-            escaped: dict[str, Any] = dict(fields)
-            for name in self._text_fields:
-                escaped[name] = _escape(fields[name])
-            escaped["header"] = _Headers(environ, self._names)
+            escaped: dict[str, Any] = fields
+            text_fields = self._text_fields
+            # One look at all the text fields at once: almost always there
+            # is nothing to escape, and then the fields serve as they are.
+            if not _plain("".join([fields[name] for name in text_fields])):
+                escaped = dict(fields)
+                for name in text_fields:
+                    escaped[name] = _escape(fields[name])
+            if self._headers:
+                escaped = {**escaped, "header": _Headers(environ, self._names)}
             line = self._format.format_map(escaped)
         if self._stream is not None:
             with self._lock:
@@ -405,41 +482,24 @@ class _SampleHeaders(dict[str, str]):
         return "-"
 
 
-class _Logged(Exchange):
-    """One request under an AccessLog: counts bytes, logs at close."""
+class _Logged(Observed):
+    """One request under an AccessLog: the core counts the bytes sent; the
+    line is written when the response ends."""
 
-    __slots__ = ("_access", "_failed", "_sent", "_start_clock", "_start_time")
-    observes_close = True
+    __slots__ = ("_access", "_start_clock", "_start_time")
 
     def __init__(
         self, environ: Environ, start_response: StartResponse, access: AccessLog
     ) -> None:
         super().__init__(environ, start_response)
         self._access = access
-        self._failed = False
-        self._sent = 0
         self._start_time = time.time()
         self._start_clock = time.perf_counter()
 
-    def on_start(
-        self, status: str, headers: Headers
-    ) -> tuple[str, Headers, BodyFilter | None]:
-        return status, headers, self
-
-    # A pass-through filter: counts what is yielded and what is written.
-    def feed(self, chunk: bytes) -> bytes:
-        self._sent += len(chunk)
-        return chunk
-
-    def finish(self) -> bytes:
-        return b""
-
-    def on_error(self, error: Exception) -> None:
-        self._failed = True
-
-    def on_close(self) -> None:
+    def on_end(self) -> None:
         duration = time.perf_counter() - self._start_clock
+        sent = self.sent
         # An error before any body byte: the server answers 500, whatever
         # status the app had started with.
-        status = "500" if self._failed and not self._sent else self.status or "500"
-        self._access.write(self.environ, status, self._sent, self._start_time, duration)
+        status = "500" if self.failed and not sent else self.status or "500"
+        self._access.write(self.environ, status, sent, self._start_time, duration)

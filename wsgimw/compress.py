@@ -20,14 +20,8 @@ from functools import lru_cache, partial
 from typing import Any, Literal
 
 from ._options import flag
-from ._response import (
-    BodyFilter,
-    Exchange,
-    header_value,
-    remove_header,
-    rewrite_start_response,
-)
-from .types import Environ, Headers, StartResponse, WSGIApp
+from ._response import BodyFilter, Exchange, header_value, remove_header
+from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 
 def _optional(module: str) -> Any:
@@ -80,6 +74,8 @@ STREAMING_CONTENT_TYPES = (
 )
 
 _PREFERENCE = ("br", "zstd", "gzip")
+#: Response headers besides Content-Type that can rule compression out.
+_DECIDING = frozenset({"content-encoding", "content-length", "cache-control"})
 _PAD_TABLE = bytes(ord("a") + byte % 26 for byte in range(256))
 _LEVELS = {"gzip": (1, 9), "br": (0, 11), "zstd": (1, 22)}
 _ALIASES = {"x-gzip": "gzip"}
@@ -385,7 +381,12 @@ class Compress:
         if etag not in ("weaken", "suffix"):
             raise ValueError(f"etag must be 'weaken' or 'suffix', got {etag!r}")
         self._minimum_size = minimum_size
-        self._wanted_type = _type_matcher(content_types, "content_types")
+        wanted_type = _type_matcher(content_types, "content_types")
+        # By the header's whole value: apps send the same few, so the cache
+        # answers without even splitting off the parameters.
+        self._wanted_type = lru_cache(maxsize=256)(
+            lambda content_type: wanted_type(_media_type(content_type))
+        )
         self._streaming_type = _type_matcher(STREAMING_CONTENT_TYPES, "streaming types")
         self._flush = flush
         self._etag = etag
@@ -404,6 +405,8 @@ class Compress:
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
         offers = self._encodings
+        eligible = self.eligible
+        suffixes = self._etag == "suffix"
 
         def compress_app(
             environ: Environ, start_response: StartResponse
@@ -412,21 +415,43 @@ class Compress:
                 return app(environ, start_response)
             accept = environ.get("HTTP_ACCEPT_ENCODING")
             coding = negotiate(accept, offers) if accept else None
+            # The two paths that never compress see only the headers: a
+            # start_response of their own, no Exchange (this runs for every
+            # request, so the closures are written out).
             if coding is None:
-                # Not compressing, but a cache must still learn that the
-                # response depends on Accept-Encoding.
-                return app(
-                    environ, rewrite_start_response(start_response, self._vary_only)
-                )
+
+                def vary_start_response(
+                    status: str, headers: Headers, exc_info: ExcInfo | None = None
+                ) -> Write:
+                    # Not compressing, but a cache must still learn that the
+                    # response depends on Accept-Encoding.
+                    if eligible(status, headers):
+                        headers = _merge_vary(headers)
+                    if exc_info is None:
+                        return start_response(status, headers)
+                    return start_response(status, headers, exc_info)
+
+                return app(environ, vary_start_response)
             validator = environ.get("HTTP_IF_NONE_MATCH", "")
-            if self._etag == "suffix":
+            if suffixes:
                 for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH"):
                     if key in environ:
                         environ[key] = _strip_suffixes(environ[key], offers)
             if environ.get("REQUEST_METHOD") == "HEAD":
-                # No body to compress, but the headers a GET would get.
-                hook = partial(self._head_headers, coding, validator)
-                return app(environ, rewrite_start_response(start_response, hook))
+
+                def head_start_response(
+                    status: str, headers: Headers, exc_info: ExcInfo | None = None
+                ) -> Write:
+                    # No body to compress, but the headers a GET would get.
+                    if eligible(status, headers):
+                        headers = self.compressed_headers(headers, coding)
+                    else:
+                        headers = self.not_modified(status, headers, coding, validator)
+                    if exc_info is None:
+                        return start_response(status, headers)
+                    return start_response(status, headers, exc_info)
+
+                return app(environ, head_start_response)
             exchange = _Compressing(environ, start_response, self, coding, validator)
             return exchange.respond(app)
 
@@ -468,6 +493,8 @@ class Compress:
             lower = name.lower()
             if lower == "content-type":
                 content_type = value
+            elif lower not in _DECIDING:
+                continue  # most headers: one set lookup
             elif lower == "content-encoding":
                 return False
             elif lower == "content-length":
@@ -477,21 +504,9 @@ class Compress:
                     and int(value) < self._minimum_size
                 ):
                     return False
-            elif lower == "cache-control" and "no-transform" in value.lower():
+            elif "no-transform" in value.lower():  # cache-control
                 return False
-        return content_type is not None and self._wanted_type(_media_type(content_type))
-
-    def _vary_only(self, status: str, headers: Headers) -> tuple[str, Headers]:
-        if self.eligible(status, headers):
-            headers = _merge_vary(headers)
-        return status, headers
-
-    def _head_headers(
-        self, coding: str, validator: str, status: str, headers: Headers
-    ) -> tuple[str, Headers]:
-        if self.eligible(status, headers):
-            return status, self.compressed_headers(headers, coding)
-        return status, self.not_modified(status, headers, coding, validator)
+        return content_type is not None and self._wanted_type(content_type)
 
     def not_modified(
         self, status: str, headers: Headers, coding: str, validator: str
@@ -610,6 +625,17 @@ class _Compressing(Exchange):
         self._compress = compress
         self._coding = coding
         self._validator = validator
+
+    def on_start_early(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None] | None:
+        # Most responses (images, small bodies, already encoded...) are left
+        # alone, and the headers say so: no need to wait for the iterable.
+        compress = self._compress
+        if compress.eligible(status, headers):
+            return None
+        headers = compress.not_modified(status, headers, self._coding, self._validator)
+        return status, headers, None
 
     def on_start(
         self, status: str, headers: Headers

@@ -196,11 +196,10 @@ class _ParsedOnFirstUse:
     def __get__(self, instance: object, owner: type | None = None) -> Pairs:
         if instance is None:  # pragma: no cover - class attribute access
             raise AttributeError("_items")
-        state = instance.__dict__
-        pending = state.get("_pending")
+        pending = getattr(instance, "_pending", None)
         pairs = [] if pending is None else parse_query(*pending)
         # setdefault: two threads reading at once share one list.
-        items: Pairs = state.setdefault("_items", pairs)
+        items: Pairs = instance.__dict__.setdefault("_items", pairs)
         return items
 
 
@@ -216,6 +215,11 @@ class QueryDict(MultiDict):  # type: ignore[misc]  # webob has no type hints
     the first time the mapping is read. Changing it does not change
     ``QUERY_STRING``.
     """
+
+    # What QueryParser sets on every request (the query string the mapping
+    # was made from, the arguments to parse it): slots are cheaper to set
+    # than instance attributes. The parsed ``_items`` live in ``__dict__``.
+    __slots__ = ("_pending", "_source")
 
     _items = _ParsedOnFirstUse()
 
@@ -379,7 +383,8 @@ class QueryParser:
                 # Only escapes and non-ASCII bytes can be invalid: decode now,
                 # so that a bad query gets its 400 whether or not it is read.
                 try:
-                    mapping._items = parse_query(query, charset, errors)
+                    # In __dict__, where the parsed-on-first-use ones go too.
+                    mapping.__dict__["_items"] = parse_query(query, charset, errors)
                 except BadQuery as exc:
                     return _bad_query(environ, start_response, exc)
             else:

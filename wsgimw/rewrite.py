@@ -21,6 +21,7 @@ from ._response import (
     has_body,
     header_value,
     remove_header,
+    rewrite_start_response,
 )
 from .types import Environ, Headers, StartResponse, WSGIApp
 
@@ -171,6 +172,23 @@ class Rewrite:
         self._content_types = _normalise_content_types(content_types)
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
+        hook = self._headers
+        if hook is not None and self._body is None and self._text is None:
+            # Headers only: no body to reach, so no Exchange; the hook sees
+            # every start_response (an error page's too), the app's iterable
+            # goes to the server untouched.
+            def copying_hook(status: str, headers: Headers) -> tuple[str, Headers]:
+                return hook(status, list(headers))
+
+            def rewrite_headers_app(
+                environ: Environ, start_response: StartResponse
+            ) -> Iterable[bytes]:
+                return app(
+                    environ, rewrite_start_response(start_response, copying_hook)
+                )
+
+            return rewrite_headers_app
+
         def rewrite_app(
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
@@ -193,8 +211,7 @@ class Rewrite:
     # -- per response -----------------------------------------------------------
 
     def _wants_body(self, environ: Environ, status: str, headers: Headers) -> bool:
-        if self._body is None and self._text is None:
-            return False
+        # Only called with a body or text transform (see __call__).
         if not has_body(environ, status) or status[:3] == "206":
             return False  # no body, or a byte range of one: not ours to change
         encoding = header_value(headers, "Content-Encoding")
