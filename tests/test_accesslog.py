@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import os
+import sys
 import time
 from collections.abc import Iterator
 from urllib.parse import unquote_to_bytes
@@ -15,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wsgimw import AccessLog, compose
+from wsgimw import AccessLog, Rewrite, compose
 from wsgimw.accesslog import COMBINED, COMMON, apache_time
 from wsgimw.testing import (
     FAULTS,
@@ -27,6 +28,7 @@ from wsgimw.testing import (
     check_fault,
     make_environ,
 )
+from wsgimw.types import Environ, StartResponse
 
 COMBINED_PARSER = apachelogs.LogParser(apachelogs.COMBINED)
 COMMON_PARSER = apachelogs.LogParser(apachelogs.COMMON)
@@ -635,3 +637,27 @@ def test_the_status_is_the_one_sent_when_a_late_replacement_fails(
     assert isinstance(result.error, AppFault)  # type: ignore[attr-defined]
     entry = COMBINED_PARSER.parse(one_line(text))
     assert (entry.final_status, entry.bytes_sent) == (200, 7)
+
+
+def test_bytes_held_above_and_dropped_by_an_exc_info_page_are_not_counted() -> None:
+    # A buffering layer above AccessLog still holds the first 10 bytes when
+    # the app replaces the response through exc_info: they never reach the
+    # client, so the line counts only the page.
+
+    def replaced(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"0123456789"
+        try:
+            raise RuntimeError("half-way")
+        except RuntimeError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+        yield b"page"
+
+    log = io.StringIO()
+    stack = compose(
+        Rewrite(body=lambda body: body, buffered=True),
+        AccessLog(stream=log, format="{status} {bytes}"),
+    )
+    result = call_app(stack(replaced))
+    assert (result.status, result.body) == ("500 Internal Server Error", b"page")
+    assert log.getvalue() == "500 4\n"

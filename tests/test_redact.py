@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from wsgimw._redact import (
     REDACTED,
+    _checks_for,
     is_secret_environ_key,
     redact_query,
     secret_names,
@@ -100,3 +101,13 @@ def test_redaction_only_replaces_values(query: str) -> None:
     assert redacted.count("&") == query.count("&")
     if "password=" in query.lower():
         assert "hunter2" not in redact_query(query + "&password=hunter2")
+
+
+def test_the_name_checks_stay_bounded_as_patterns_come_and_go() -> None:
+    # Middleware made and dropped again and again (app factories, reloaders,
+    # test suites) each bring a pattern; the cached checks must not pile up.
+    for n in range(300):
+        names = secret_names([f"tenant{n}"])
+        assert redact_query(f"tenant{n}=x&q=1", names) == f"tenant{n}={REDACTED}&q=1"
+        assert redact_query(f"tenant{n + 1}=x", names) == f"tenant{n + 1}=x"
+    assert _checks_for.cache_info().currsize <= 64

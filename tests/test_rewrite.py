@@ -64,11 +64,14 @@ def test_header_only_rewrite_passes_the_iterable_through() -> None:
     assert app.closes == 0
 
 
-def test_header_hook_sees_an_error_page_that_replaces_the_response() -> None:
+@pytest.mark.parametrize("with_body", [False, True], ids=["headers", "headers+body"])
+def test_header_hook_sees_an_error_page_that_replaces_the_response(
+    with_body: bool,
+) -> None:
     # The app starts, returns its iterable (which Rewrite hands the server
-    # untouched), then fails at the first next() and replaces the response
-    # with exc_info: the hook, which sees every response, sees the error
-    # page's headers too.
+    # untouched: plain text is not what the body transform is for), then
+    # fails at the first next() and replaces the response with exc_info: the
+    # hook, which sees every response, sees the error page's headers too.
     seen: list[str] = []
 
     def hook(status: str, headers: Headers) -> tuple[str, Headers]:
@@ -90,8 +93,13 @@ def test_header_hook_sees_an_error_page_that_replaces_the_response() -> None:
         start_response("200 OK", [("Content-Type", "text/plain")])
         return failing_body(start_response)
 
+    rewrite = (
+        Rewrite(headers=hook, body=bytes.upper, content_types=["text/html"])
+        if with_body
+        else Rewrite(headers=hook)
+    )
     lint = Lint(above="the server", below="Rewrite")
-    result = call_app(lint(Rewrite(headers=hook)(app)))
+    result = call_app(lint(rewrite(app)))
     lint.verify()
     assert seen == ["200 OK", "500 Internal Server Error"]
     assert result.status == "500 Internal Server Error"

@@ -120,26 +120,28 @@ def redact_query(query: str, names: re.Pattern[str] = SECRET_NAME) -> str:
     return "".join(fields) if semicolons else "&".join(fields)
 
 
-#: For each name pattern, by identity (hashing a compiled pattern hashes its
-#: whole source, which costs what the cache saves): a cached check of raw
-#: query parameter names. Parameter names repeat from request to request.
-_PARAMETER_CHECKS: dict[int, tuple[re.Pattern[str], Callable[[str], bool]]] = {}
-
-
 def _parameter_check(names: re.Pattern[str]) -> Callable[[str], bool]:
-    entry = _PARAMETER_CHECKS.get(id(names))
-    if entry is None or entry[0] is not names:
+    """A cached check of raw query parameter names against ``names``.
+    Parameter names repeat from request to request. Keyed by the pattern's
+    source, whose hash a str keeps (a compiled pattern hashes its whole
+    program at every call), and bounded, so middleware made and dropped
+    again and again (app factories, reloaders, tests) leave nothing behind."""
+    return _checks_for(names.pattern, names.flags)
 
-        @lru_cache(maxsize=1024)
-        def secret(raw: str) -> bool:
-            # Decoded before matching, so pass%77ord is caught too.
-            name = raw
-            if "%" in raw or "+" in raw:
-                name = unquote_to_bytes(raw.replace("+", " ")).decode("latin-1")
-            return len(name) > LONGEST_NAME or bool(names.search(name))
 
-        entry = _PARAMETER_CHECKS[id(names)] = (names, secret)
-    return entry[1]
+@lru_cache(maxsize=64)
+def _checks_for(source: str, flags: int) -> Callable[[str], bool]:
+    names = re.compile(source, flags)
+
+    @lru_cache(maxsize=1024)
+    def secret(raw: str) -> bool:
+        # Decoded before matching, so pass%77ord is caught too.
+        name = raw
+        if "%" in raw or "+" in raw:
+            name = unquote_to_bytes(raw.replace("+", " ")).decode("latin-1")
+        return len(name) > LONGEST_NAME or bool(names.search(name))
+
+    return secret
 
 
 _FIELD_SEPARATORS = re.compile(r"([&;])")

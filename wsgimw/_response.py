@@ -407,6 +407,9 @@ class Observed:
             self._server_write = self._server_start_response(status, headers)
         else:
             self._server_write = self._server_start_response(status, headers, exc_info)
+            # Taken, so nothing had gone out: a layer above that held the
+            # body back drops what it held, and so does the count.
+            self.sent = 0
         # Only once the server took it: after the headers are out, an
         # exc_info re-call raises and the status sent stays the first one.
         self.status = status
@@ -524,6 +527,13 @@ class Exchange:
         settled start goes to the server at once, and nothing is held."""
         return None
 
+    def on_restart_passed(self, status: str, headers: Headers) -> tuple[str, Headers]:
+        """An exc_info re-call (an error page) after the app's own iterable
+        went to the server untouched: no filter can reach that body, but a
+        middleware whose headers do not describe the body (a header hook)
+        may still change them. By default, nothing changes."""
+        return status, headers
+
     #: Set True in a subclass whose `on_start` wants to see the iterable the
     #: app returned (``self.iterable``), e.g. to leave ``wsgi.file_wrapper``
     #: alone. The app's start_response is then held until the app returns
@@ -602,7 +612,8 @@ class Exchange:
             self._late_start = None
         elif self._passed:
             # An exc_info re-call after the server got the app's own
-            # iterable: no filter can reach that body, so change nothing.
+            # iterable: no filter can reach that body, only headers change.
+            status, headers = self.on_restart_passed(status, headers)
             self.status, self.headers = status, headers
             self._server_write = self._send_headers(status, headers, exc_info)
             return self._server_write

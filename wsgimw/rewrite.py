@@ -281,3 +281,9 @@ class _RewriteExchange(Exchange):
         self, status: str, headers: Headers
     ) -> tuple[str, Headers, BodyFilter | None]:
         return self._rewrite.start(self.environ, status, headers)
+
+    def on_restart_passed(self, status: str, headers: Headers) -> tuple[str, Headers]:
+        # The header hook sees every response, an error page sent after the
+        # app returned too; the body transform cannot reach it any more.
+        hook = self._rewrite._headers
+        return (status, headers) if hook is None else hook(status, list(headers))
