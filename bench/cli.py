@@ -484,7 +484,7 @@ _STACK_NOTES = (
     "once before timing.",
     "Full stack, credentials: wsgimw checks a bcrypt hash of cost 4, "
     "verified once and then found in its cache of verified credentials (an "
-    "HMAC-SHA256 per request); Paste's authfunc compares SHA-256 digests "
+    "keyed BLAKE2b per request); Paste's authfunc compares SHA-256 digests "
     "on every request (it has no cache), about the same work.",
     "Full stack, gzip: the hello-world body (13 bytes) is under Compress's "
     "minimum_size, so it goes out as it is; Paste's gzipper compresses it "

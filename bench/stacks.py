@@ -26,7 +26,7 @@ Both serve the same app, in the same order of layers, the outermost first.
   credentials, as a browser's repeated requests do in production. Paste has
   no cache and calls its ``authfunc`` for every request: here one that
   compares SHA-256 digests, about the cost of wsgimw's cache lookup (an
-  HMAC-SHA256), so neither pays for bcrypt per request.
+  keyed BLAKE2b), so neither pays for bcrypt per request.
 * Query: QueryParser makes its mapping and parses it only if the app reads
   it (the bench's app does not); the WebOb layer parses on every request,
   as ``Request(environ).GET`` does.
