@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable, Iterable, Iterator
 
 import pytest
 
+from wsgimw import AccessLog, Compress, ErrorHandler
 from wsgimw._response import (
     Body,
     BodyFilter,
@@ -30,7 +32,15 @@ from wsgimw.testing import (
     check_fault,
     make_environ,
 )
-from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
+from wsgimw.types import (
+    Environ,
+    ExcInfo,
+    Headers,
+    Middleware,
+    StartResponse,
+    Write,
+    WSGIApp,
+)
 
 
 class Upper:
@@ -1008,3 +1018,28 @@ def test_a_held_start_replaced_by_a_settled_one_is_never_sent() -> None:
 @pytest.mark.parametrize("fault", FAULTS, ids=str)
 def test_settling_late_decider_fault_matrix(fault: Fault) -> None:
     check_fault(settling, fault)
+
+
+# -- a server that calls next() after close() ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "middleware",
+    [
+        pytest.param(lambda: AccessLog(stream=io.StringIO()), id="Observed"),
+        pytest.param(ErrorHandler, id="guard"),
+        pytest.param(lambda: Compress(minimum_size=0), id="Body"),
+    ],
+)
+def test_a_next_after_close_never_reaches_the_app(
+    middleware: Callable[[], Middleware],
+) -> None:
+    lint = Lint(above="the middleware")
+    app = middleware()(lint(ScriptedApp()))
+    environ = make_environ(headers={"Accept-Encoding": "gzip"})
+    body = iter(app(environ, lambda s, h, e=None: lambda d: None))
+    next(body)
+    body.close()  # type: ignore[attr-defined]
+    with pytest.raises(StopIteration):
+        next(body)
+    lint.verify()  # closed once, and no next() after close() reached the app

@@ -306,6 +306,7 @@ class _Guarded:
         if iterable is None:  # closed already
             return
         self._iterable = None
+        self._iterator = None  # a next() after close() ends, not reaches the app
         try:
             close_iterable(iterable)
         except Exception as error:
@@ -450,6 +451,7 @@ class Observed:
         if iterable is _END:  # closed already
             return
         self._iterable = _END
+        self._iterator = None  # a next() after close() ends, not reaches the app
         if getattr(iterable, "close", None) is None:  # a list: nothing to close
             self.on_end()
         else:
@@ -705,6 +707,8 @@ class Body:
         return self
 
     def __next__(self) -> bytes:
+        if self._closed:  # a server's next() after close() must not reach the app
+            raise StopIteration
         exchange = self._exchange
         try:
             iterator = self._iterator
