@@ -266,6 +266,21 @@ def test_sha_crypt_rounds_are_its_cost() -> None:
     assert (default.kind, default.cost) == (SHA256_CRYPT, 5000)
 
 
+@pytest.mark.parametrize("flag", ["-2", "-5"])
+def test_sha_crypt_rounds_past_ten_million_are_refused(flag: str) -> None:
+    # The checksum is only checked at login, so a line with the rounds
+    # edited stands for one written with htpasswd -r 20000000 (minutes).
+    value = hash_line([flag, "-r", "5000"], "alice", "secret").partition(":")[2]
+    at_cap = value.replace("rounds=5000$", "rounds=10000000$")
+    assert parse_hash(at_cap).cost == 10_000_000
+    with pytest.raises(
+        HtpasswdError, match="with 10,000,001 rounds is refused"
+    ) as info:
+        parse_hash(value.replace("rounds=5000$", "rounds=10000001$"))
+    assert f"htpasswd {flag} and -r 5000 to 1000000" in str(info.value)
+    assert value.split("$")[-1] not in str(info.value)  # never the hash
+
+
 def test_hash_repr_never_shows_the_hash() -> None:
     line = hash_line(["-B", "-C", "4"], "alice", "secret")
     value = line.partition(":")[2]

@@ -197,11 +197,26 @@ def _libpass_parse(handler: str, value: str, what: str) -> Any:
     return parsed
 
 
+#: The most SHA-crypt rounds accepted (``htpasswd -r``; 5000 when not
+#: given). Ten million take about 5 s a check on a 2026 server core, as
+#: bcrypt's top cost does; the format allows nearly a billion, which would
+#: stall every login, and the dummy hash made at construction, for minutes.
+MAX_SHA_CRYPT_ROUNDS: Final = 10_000_000
+
+
 def _sha_crypt(kind: str, flag: str, value: str) -> PasswordHash:
     parsed = _libpass_parse(
         kind.replace("-", "_"), value, f"{kind} hash (htpasswd {flag} writes them)"
     )
-    return PasswordHash(kind, value, int(parsed.rounds))
+    rounds = int(parsed.rounds)
+    if rounds > MAX_SHA_CRYPT_ROUNDS:
+        raise HtpasswdError(
+            f"{kind} with {rounds:,} rounds is refused: more than "
+            f"{MAX_SHA_CRYPT_ROUNDS:,} would make every check take seconds to "
+            f"minutes; re-create the password with htpasswd {flag} and -r 5000 "
+            "to 1000000"
+        )
+    return PasswordHash(kind, value, rounds)
 
 
 def parse_hash(value: str, *, allow_plaintext: bool = False) -> PasswordHash:
