@@ -29,6 +29,7 @@ from wsgimw.testing import (
     ScriptedApp,
     call_app,
     check_fault,
+    make_environ,
 )
 from wsgimw.types import Environ, StartResponse, WSGIApp
 
@@ -703,3 +704,55 @@ def test_a_replacement_page_that_is_not_compressible_goes_out_as_it_is() -> None
     assert result.header("Content-Type") == "image/png"
     assert result.header("Content-Encoding") is None
     assert result.body == b"scripted error page"
+
+
+# -- zstd contexts are pooled ------------------------------------------------------
+
+
+def _zstd_body(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    for n in range(20):
+        yield f"line {n} of a body worth compressing\n".encode() * 10
+
+
+def _ignore_start(
+    status: str, headers: list[tuple[str, str]], exc_info: object = None
+) -> Callable[[bytes], None]:
+    return lambda data: None
+
+
+def _unzstd(data: bytes) -> bytes:
+    return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+
+def test_zstd_streams_in_turn_and_interleaved_all_decode() -> None:
+    compress = Compress(encodings=["zstd"])
+    app = compress(_zstd_body)
+    plain = b"".join(_zstd_body(make_environ(), lambda s, h, e=None: lambda d: None))
+    zstd = {"Accept-Encoding": "zstd"}
+    for _ in range(3):  # one after the other: the context is reused
+        assert _unzstd(call_app(app, headers=zstd).body) == plain
+    assert compress._zstd_pool.qsize() == 1
+    # 20 at once, chunk by chunk in turn: each needs a context of its own.
+    streams = [iter(app(make_environ(headers=zstd), _ignore_start)) for _ in range(20)]
+    outputs = [b""] * 20
+    for _ in range(30):
+        for index, stream in enumerate(streams):
+            outputs[index] += next(stream, b"")
+    for stream in streams:
+        stream.close()  # type: ignore[attr-defined]
+    assert all(_unzstd(output) == plain for output in outputs)
+    assert compress._zstd_pool.qsize() == 16  # kept: at most 16 idle ones
+
+
+def test_a_zstd_stream_cut_short_does_not_return_its_context() -> None:
+    compress = Compress(encodings=["zstd"])
+    app = compress(_zstd_body)
+    zstd = {"Accept-Encoding": "zstd"}
+    body = iter(app(make_environ(headers=zstd), _ignore_start))
+    next(body)
+    next(body)
+    body.close()  # type: ignore[attr-defined]  # the client left mid-frame
+    assert compress._zstd_pool.qsize() == 0
+    full = call_app(app, headers=zstd)
+    assert _unzstd(full.body).startswith(b"line 0 of a body")
