@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,6 +43,17 @@ class Server:
     def log(self) -> str:
         """What the process printed so far (all of it once it has stopped)."""
         return "".join(self._lines)
+
+    def wait_for_log(self, ready: Callable[[str], bool], timeout: float = 10) -> str:
+        """The output once ``ready(output)`` is true, or at the timeout. A
+        server writes an access line when it closes a response, which may be
+        just after the client has read it."""
+        deadline = time.monotonic() + timeout
+        log = self.log
+        while not ready(log) and time.monotonic() < deadline:
+            time.sleep(0.05)
+            log = self.log
+        return log
 
     def _start_reading(self) -> None:
         # Drain the pipe as the server writes, so a chatty server never
@@ -94,21 +105,29 @@ def stop(process: subprocess.Popen[str], timeout: float = 10) -> None:
 
 @contextlib.contextmanager
 def running(
-    args: Sequence[str], *, port: int | None = None, timeout: float = 20
+    args: Sequence[str],
+    *,
+    port: int | None = None,
+    timeout: float = 20,
+    python: str | os.PathLike[str] = sys.executable,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
-    """Run ``python args... --port N`` from the project root until the block
-    ends; ``{port}`` in ``args`` is replaced instead when present."""
+    """Run ``python args... --port N`` (from the project root, in this
+    process's environment, unless told otherwise) until the block ends;
+    ``{port}`` in ``args`` is replaced instead when present."""
     port = port or free_port()
     argv = [a.replace("{port}", str(port)) for a in args]
     if not any("{port}" in a for a in args):
         argv += ["--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, *argv],
-        cwd=ROOT,
+        [os.fspath(python), *argv],
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        errors="replace",
+        env={**(os.environ if env is None else env), "PYTHONUNBUFFERED": "1"},
     )
     server = Server(process, port)
     server._start_reading()

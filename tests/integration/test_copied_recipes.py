@@ -32,17 +32,15 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import sysconfig
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from servers import free_port, stop
+from servers import Server, running
 
 import wsgimw
 
@@ -97,34 +95,6 @@ def user_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @dataclass(frozen=True)
-class Live:
-    """A recipe served from a project folder."""
-
-    port: int
-    log_path: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def log(self) -> str:
-        """What the server printed so far, stdout and stderr."""
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_for_log(self, ready: Callable[[str], bool], timeout: float = 10) -> str:
-        """The log once ``ready(log)`` is true, or at the timeout. A server
-        writes an access line when it closes a response, which may be just
-        after the client has read it."""
-        deadline = time.monotonic() + timeout
-        log = self.log
-        while not ready(log) and time.monotonic() < deadline:
-            time.sleep(0.05)
-            log = self.log
-        return log
-
-
-@dataclass(frozen=True)
 class Project:
     """A new project's folder, and the Python of the user's virtualenv."""
 
@@ -167,49 +137,19 @@ class Project:
         args: Sequence[str],
         env: dict[str, str] | None = None,
         timeout: float = 30,
-    ) -> Iterator[Live]:
+    ) -> Iterator[Server]:
         """Run ``python args... --port N`` in the project's folder until the
         block ends, then stop it by its pid."""
         environ = self.environ(env or {})
         self.check_isolation(environ)
-        port = free_port()
-        live = Live(port, self.path.parent / "server.log")
-        with live.log_path.open("w", encoding="utf-8") as log:
-            process = subprocess.Popen(
-                [str(self.python), *args, "--port", str(port)],
-                cwd=self.path,
-                env=environ,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                text=True,
-            )
-        try:
-            _wait_until_listening(process, live, timeout)
-            yield live
-        finally:
-            stop(process)
-
-
-def _wait_until_listening(
-    process: subprocess.Popen[str], live: Live, timeout: float
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"the recipe exited with {process.returncode}:\n{live.log}"
-            )
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", live.port), timeout=0.5),
-        ):
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listened on {live.url} within {timeout} s")
+        with running(
+            args, python=self.python, cwd=self.path, env=environ, timeout=timeout
+        ) as server:
+            yield server
 
 
 def request(
-    live: Live,
+    live: Server,
     path: str,
     headers: dict[str, str] | None = None,
     *,
