@@ -21,8 +21,14 @@ from queue import Empty, SimpleQueue
 from typing import Any, Final, Literal
 
 from ._options import flag
-from ._response import BodyFilter, Exchange, header_value, remove_header
-from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
+from ._response import (
+    BodyFilter,
+    Exchange,
+    header_value,
+    remove_header,
+    rewrite_start_response,
+)
+from .types import Environ, Headers, StartResponse, WSGIApp
 
 
 def _optional(module: str) -> Any:
@@ -413,6 +419,13 @@ class Compress:
         eligible = self.eligible
         suffixes = self._etag == "suffix"
 
+        def vary(status: str, headers: Headers) -> tuple[str, Headers]:
+            # Not compressing, but a cache must still learn that the response
+            # depends on Accept-Encoding.
+            if eligible(status, headers):
+                return status, _merge_vary(headers)
+            return status, headers
+
         def compress_app(
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
@@ -420,23 +433,10 @@ class Compress:
                 return app(environ, start_response)
             accept = environ.get("HTTP_ACCEPT_ENCODING")
             coding = negotiate(accept, offers) if accept else None
-            # The two paths that never compress see only the headers: a
-            # start_response of their own, no Exchange (this runs for every
-            # request, so the closures are written out).
+            # The two paths that never compress see only the headers: no
+            # Exchange, the core's header-rewriting start_response.
             if coding is None:
-
-                def vary_start_response(
-                    status: str, headers: Headers, exc_info: ExcInfo | None = None
-                ) -> Write:
-                    # Not compressing, but a cache must still learn that the
-                    # response depends on Accept-Encoding.
-                    if eligible(status, headers):
-                        headers = _merge_vary(headers)
-                    if exc_info is None:
-                        return start_response(status, headers)
-                    return start_response(status, headers, exc_info)
-
-                return app(environ, vary_start_response)
+                return app(environ, rewrite_start_response(start_response, vary))
             validator = environ.get("HTTP_IF_NONE_MATCH", "")
             if suffixes:
                 for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH"):
@@ -444,19 +444,15 @@ class Compress:
                         environ[key] = _strip_suffixes(environ[key], offers)
             if environ.get("REQUEST_METHOD") == "HEAD":
 
-                def head_start_response(
-                    status: str, headers: Headers, exc_info: ExcInfo | None = None
-                ) -> Write:
+                def head_headers(status: str, headers: Headers) -> tuple[str, Headers]:
                     # No body to compress, but the headers a GET would get.
                     if eligible(status, headers):
-                        headers = self.compressed_headers(headers, coding)
-                    else:
-                        headers = self.not_modified(status, headers, coding, validator)
-                    if exc_info is None:
-                        return start_response(status, headers)
-                    return start_response(status, headers, exc_info)
+                        return status, self.compressed_headers(headers, coding)
+                    return status, self.not_modified(status, headers, coding, validator)
 
-                return app(environ, head_start_response)
+                return app(
+                    environ, rewrite_start_response(start_response, head_headers)
+                )
             exchange = _Compressing(environ, start_response, self, coding, validator)
             return exchange.respond(app)
 
