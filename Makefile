@@ -31,9 +31,12 @@ test: tools lint typecheck pytest docs
 # Real programs the tests run, from Debian: htpasswd (apache2-utils) writes
 # the password files; apache2 serves mod_wsgi, whose pip build needs apxs
 # (apache2-dev); nginx is the reverse proxy; wrk drives the end-to-end
-# benchmark; setpriv (util-linux) lets root drop to nobody for Apache.
+# benchmark; setpriv (util-linux) lets root drop to nobody for Apache;
+# redis-server is the shared store RateLimit is tested on; chromium and
+# chromium-driver are the headless browser for the CORS/CSP/CSRF recipe.
 # Installed when missing and root; otherwise the run stops here.
-DEBIAN_TOOLS := htpasswd:apache2-utils apxs:apache2-dev apache2:apache2 nginx:nginx wrk:wrk setpriv:util-linux
+DEBIAN_TOOLS := htpasswd:apache2-utils apxs:apache2-dev apache2:apache2 nginx:nginx wrk:wrk setpriv:util-linux \
+	redis-server:redis-server chromium:chromium chromedriver:chromium-driver
 tools:
 	@missing=""; \
 	for pair in $(DEBIAN_TOOLS); do \
