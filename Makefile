@@ -1,13 +1,25 @@
 # Two commands on a fresh machine (Python >= 3.10 and make):
-#   make demo   serves the demo on http://127.0.0.1:8000
+#   make demo   serves the demo on http://127.0.0.1:8000 (make demo PORT=8001)
 #   make test   runs every check
+# and three that need neither the dev tools nor Debian's programs:
+#   make dist        builds the sdist and the wheel into dist/ and checks them
+#   make docs-serve  serves the docs on http://127.0.0.1:8000 (DOCS_PORT=...)
+#   make docs        builds the docs into site/, strictly
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_STAMP := $(VENV)/.demo-stamp
+PORT ?= 8000
+# Small environments of their own: building a wheel and reading the docs
+# need neither the dev extra nor the Debian programs the tests use.
+DIST_VENV := .venv-dist
+DIST_STAMP := $(DIST_VENV)/.installed-stamp
+DOCS_VENV := .venv-docs
+DOCS_STAMP := $(DOCS_VENV)/.installed-stamp
+DOCS_PORT ?= 8000
 
-.PHONY: demo test tools lint typecheck pytest docs bench clean
+.PHONY: demo test tools lint typecheck pytest docs docs-serve dist bench clean
 
 # The demo needs only the library and its extras; the test run needs the dev
 # tools, servers and frameworks, and Debian's programs (see tools).
@@ -24,7 +36,7 @@ $(STAMP): pyproject.toml | tools
 	touch $(STAMP) $(DEMO_STAMP)
 
 demo: $(DEMO_STAMP)
-	$(BIN)/python -m recipes.demo
+	@$(BIN)/python -m recipes.demo --port $(PORT)
 
 test: tools lint typecheck pytest docs
 
@@ -64,11 +76,36 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
 
-docs: $(STAMP)
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+$(DIST_STAMP):
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DIST_VENV)/bin/python -m pip install --quiet build twine
+	touch $(DIST_STAMP)
+
+# The sdist and the wheel, from the files in this folder, then twine's check
+# of what PyPI would show. tests/integration/test_wheel.py installs the wheel
+# into a clean environment and runs the in-process tests against it.
+dist: $(DIST_STAMP)
+	rm -rf dist
+	$(DIST_VENV)/bin/python -m build --outdir dist .
+	$(DIST_VENV)/bin/python -m twine check --strict dist/*
+
+# Only what the docs need (the docs dependency group in pyproject.toml):
+# no dev tools, no Debian programs, not even wsgimw itself.
+$(DOCS_STAMP): pyproject.toml
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install --quiet --group docs
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
+
+docs-serve: $(DOCS_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) site .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DIST_VENV) $(DOCS_VENV) site dist build .coverage .pytest_cache .mypy_cache .ruff_cache

@@ -1,16 +1,20 @@
 """The demo: a small raw WSGI app behind the full wsgimw pipeline.
 
-Run it with ``make demo`` (or ``python -m recipes.demo --port 8000``); it
-serves on 127.0.0.1 with the standard library's threaded WSGI server, logs
-one access line per request, and prints what to try with curl.
+Run it with ``make demo`` (``make demo PORT=8001`` for another port), or
+``python -m recipes.demo --port 8000``; it serves on 127.0.0.1 with the
+standard library's threaded WSGI server, logs one access line per request,
+and prints what to try with curl. When the port is taken it says so in one
+line and exits with status 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import html
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from socketserver import ThreadingMixIn
@@ -140,7 +144,7 @@ DEMO_USERS = {"demo": "$2y$10$ojAn0b/UDElo1Abdkz.LOu.UqsoHuO0wY/YL2syJJvuimkvF5M
 
 pipeline = compose(
     ErrorHandler(),  # outermost: what any layer below raises becomes a clean 500
-    AccessLog(format="combined"),  # sees the 500s ErrorHandler does not make
+    AccessLog(),  # Apache combined lines (the default); sees the 500s below
     Compress(),
     BasicAuth(users=DEMO_USERS, realm="wsgimw demo", protect=["/admin/"]),
     QueryParser(),
@@ -167,13 +171,26 @@ def main(argv: list[str] | None = None) -> None:
     options = parser.parse_args(argv)
     # Logging is the application's to set up: access lines and errors to the console.
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    with make_server(
-        options.host,
-        options.port,
-        application,
-        server_class=_ThreadingServer,
-        handler_class=_QuietHandler,
-    ) as server:
+    try:
+        server = make_server(
+            options.host,
+            options.port,
+            application,
+            server_class=_ThreadingServer,
+            handler_class=_QuietHandler,
+        )
+    except OSError as error:
+        if error.errno != errno.EADDRINUSE:
+            raise
+        print(
+            f"wsgimw demo: port {options.port} on {options.host} is already in use;"
+            f" choose another: make demo PORT={options.port + 1}"
+            f" (or python -m recipes.demo --port {options.port + 1})",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
+    with server:
         base = f"http://{options.host}:{server.server_port}"
         print(f"wsgimw demo on {base}", flush=True)
         print(f"stack: {pipeline!r}", flush=True)

@@ -7,11 +7,15 @@ import gzip
 import http.client
 import json
 import logging
+import shutil
+import socket
+import subprocess
+import sys
 import time
 import zlib
 
 import pytest
-from servers import fetch, running
+from servers import ROOT, fetch, running
 
 from recipes.demo import application, pipeline
 from wsgimw.testing import Lint, Result, call_app
@@ -135,3 +139,47 @@ def test_demo_serves_on_a_real_port() -> None:
     ]
     assert len(access_lines) == 5  # one per request
     assert '"GET /boom HTTP/1.1" 500' in server.log
+
+
+def test_a_taken_port_is_one_line_and_status_1() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "recipes.demo", "--port", str(port)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == (
+        f"wsgimw demo: port {port} on 127.0.0.1 is already in use; choose another:"
+        f" make demo PORT={port + 1} (or python -m recipes.demo --port {port + 1})\n"
+    )
+
+
+def test_make_demo_passes_the_port_on() -> None:
+    make = shutil.which("make")
+    assert make, "make is needed to run the project's commands"
+    # -n prints the commands without running them (nothing is installed).
+    done = subprocess.run(
+        [make, "-n", "demo", "PORT=8001"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.splitlines()[-1].endswith("-m recipes.demo --port 8001")
+
+
+def test_the_printed_stack_is_the_code() -> None:
+    # The demo prints repr(pipeline), which leaves defaults out: the code
+    # spells AccessLog() so that what it prints and what it says agree.
+    source = (ROOT / "recipes" / "demo.py").read_text(encoding="utf-8")
+    assert "AccessLog()" in repr(pipeline)
+    assert "    AccessLog(),  #" in source
