@@ -31,7 +31,7 @@ from wsgimw.testing import (
     check_fault,
     make_environ,
 )
-from wsgimw.types import Environ, StartResponse, WSGIApp
+from wsgimw.types import Environ, Headers, StartResponse, WSGIApp
 
 Flush = Literal["auto", "always", "never"]
 FLUSHES: tuple[Flush, ...] = ("auto", "always", "never")
@@ -756,3 +756,130 @@ def test_a_zstd_stream_cut_short_does_not_return_its_context() -> None:
     assert compress._zstd_pool.qsize() == 0
     full = call_app(app, headers=zstd)
     assert _unzstd(full.body).startswith(b"line 0 of a body")
+
+
+# -- issue 17: found under attack ------------------------------------------------------------
+
+
+def _retained_after(calls: Callable[[], object]) -> int:
+    """Bytes still allocated (traced) once ``calls`` has run."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        calls()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_long_accept_encoding_values_are_not_kept() -> None:
+    # Was: up to 1,024 values of any length cached for good (279 MB RSS
+    # under waitress after 1,100 distinct values of 250 KB).
+    app = Compress()(ScriptedApp(chunks=[TEXT]))
+
+    def hostile() -> None:
+        for number in range(200):
+            accept = f"gzip, x-{number}-" + "a" * 900  # distinct, under the cap
+            assert call_app(app, headers={"Accept-Encoding": accept}).status_code == 200
+
+    assert _retained_after(hostile) < 100_000  # was 200 x 900 bytes and more
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "gzip, " + "x" * 1100,  # longer than MAX_ACCEPT_ENCODING_LENGTH
+        "a, " * 64 + "gzip",  # more members than MAX_ACCEPT_ENCODING_MEMBERS
+        "gzip;q=0.5, " * 100_000,  # 1.2 MB: was 0.1 s of CPU per request
+    ],
+)
+def test_a_hostile_accept_encoding_is_not_parsed(header: str) -> None:
+    assert negotiate(header, OFFERS) is None
+    result = fetch(ScriptedApp(chunks=[TEXT]), accept=header)
+    assert result.status_code == 200
+    assert result.header("Content-Encoding") is None
+    assert result.header("Vary") == "Accept-Encoding"
+    assert result.body == TEXT
+
+
+def test_a_long_but_bounded_accept_encoding_is_parsed_uncached() -> None:
+    header = "x-made-up;q=0.1, " * 40 + "gzip"  # 684 characters, 41 members
+    assert negotiate(header, OFFERS) == "gzip"
+    assert negotiate(header, OFFERS) == "gzip"
+
+
+def _head_and_get(app: WSGIApp, environ: dict[str, object]) -> list[Headers]:
+    """The headers of a GET and a HEAD, Content-Length aside (a HEAD may
+    leave it out). No Lint: these apps give their body for HEAD too, as
+    many do (PEP 3333 servers drop it)."""
+    seen = []
+    for method in ("GET", "HEAD"):
+        env = make_environ(method=method, headers={"Accept-Encoding": "gzip"})
+        env.update(environ)
+        result = call_app(Compress()(app), env)
+        seen.append(sorted(h for h in result.headers if h[0] != "Content-Length"))
+    return seen
+
+
+def test_head_tells_the_truth_about_a_file_wrapper_get(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "page.txt"
+    path.write_bytes(TEXT)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](path.open("rb"))  # type: ignore[no-any-return]
+
+    get, head = _head_and_get(app, {"wsgi.file_wrapper": FileWrapper})
+    assert ("Content-Encoding", "gzip") not in get  # sendfile kept
+    assert head == get  # was: HEAD said gzip
+
+
+def test_head_tells_the_truth_about_a_short_list_get() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"short"]  # for HEAD too: the server drops it
+
+    get, head = _head_and_get(app, {})
+    assert ("Content-Encoding", "gzip") not in get  # under minimum_size
+    assert head == get  # was: HEAD said gzip
+
+
+@pytest.mark.parametrize("method_body", ["same", "empty"])
+def test_head_of_a_long_list_body_says_gzip(method_body: str) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        if method_body == "empty" and environ["REQUEST_METHOD"] == "HEAD":
+            return []  # no body to go by: the headers decide
+        return [TEXT]
+
+    get, head = _head_and_get(app, {})
+    assert ("Content-Encoding", "gzip") in get
+    assert head == get
+
+
+def _starts_twice(style: str) -> WSGIApp:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [TEXT] if style == "list" else iter([TEXT])
+
+    return app
+
+
+@pytest.mark.parametrize("accept", ["gzip", "identity"])
+@pytest.mark.parametrize("style", ["list", "iter"])
+def test_a_second_start_response_without_exc_info_is_refused(
+    accept: str, style: str
+) -> None:
+    # PEP 3333: a fatal error. Was: with a coding chosen, the second call
+    # silently replaced the first (under gunicorn 500 or 200 depending on
+    # Accept-Encoding).
+    with pytest.raises(AssertionError, match="without exc_info"):
+        call_app(Compress()(_starts_twice(style)), headers={"Accept-Encoding": accept})

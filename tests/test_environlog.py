@@ -754,3 +754,17 @@ def test_no_state_on_the_instance() -> None:
     assert not hasattr(environlog, "__dict__")
     with pytest.raises(AttributeError):
         environlog.extra = 1  # type: ignore[attr-defined]
+
+
+# -- issue 17: found under attack ------------------------------------------------------------
+
+
+def test_a_query_holding_a_question_mark_is_redacted(
+    debug: pytest.LogCaptureFixture,
+) -> None:
+    # Was: QUERY_STRING went through the URL redactor, which split at its '?'.
+    query = "token=SECRET-VALUE&next=/dashboard?tab=2"
+    linted_call(ScriptedApp(), EnvironLog(), QUERY_STRING=query)
+    text = "\n".join(r.getMessage() for r in records(debug))
+    assert "SECRET-VALUE" not in text
+    assert "QUERY_STRING      = 'token=[redacted]&next=/dashboard?tab=2'" in text

@@ -567,3 +567,70 @@ def test_another_system_error_still_means_too_late() -> None:
 
     with pytest.raises(ValueError, match="broken"):
         ErrorHandler()(fails)(make_environ(), refuses)
+
+
+# -- issue 17: found under attack ------------------------------------------------------------
+
+QUERY_WITH_A_MARK = "token=SECRET-VALUE&next=/dashboard?tab=2"
+
+
+@pytest.mark.parametrize("accept", ["text/plain", "text/html", "application/json"])
+def test_debug_pages_redact_a_query_holding_a_question_mark(accept: str) -> None:
+    # Was: the query went through the URL redactor, which split at its '?'.
+    result = linted(
+        raising(ValueError("oops")),
+        ErrorHandler(debug=True),
+        headers={"Accept": accept},
+        QUERY_STRING=QUERY_WITH_A_MARK,
+    )
+    body = result.body.decode()
+    assert "SECRET-VALUE" not in body
+    assert "token=[redacted]" in body
+    assert "next=/dashboard?tab=2" in body
+
+
+def test_long_accept_values_are_not_kept() -> None:
+    # Was: 256 Accept values of any length cached for good.
+    import gc
+    import tracemalloc
+
+    quiet = logging.getLogger("tests.errors.quiet")
+    quiet.disabled = True  # a captured record would keep its traceback
+
+    def fresh_error(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        raise ValueError("oops")  # a new one: a re-raised one grows its traceback
+
+    app = ErrorHandler(logger=quiet)(fresh_error)
+    call_app(app, headers={"Accept": "text/x-warm, " + "text/plain;q=0.5, " * 50})
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for number in range(100):
+            accept = f"text/x-{number}, " + "text/plain;q=0.5, " * 50
+            assert call_app(app, headers={"Accept": accept}).status_code == 500
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert retained < 50_000  # was 100 x 900 bytes and more
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/json, " + "x" * 1100,  # longer than MAX_ACCEPT_LENGTH
+        "a/b, " * 64 + "application/json",  # more than MAX_ACCEPT_MEMBERS
+        "application/json;q=0.5, " * 40_000,  # 960 KB
+    ],
+)
+def test_a_hostile_accept_is_not_parsed(accept: str) -> None:
+    result = linted(raising(ValueError("oops")), headers={"Accept": accept})
+    assert result.status_code == 500
+    assert result.header("Content-Type") == "text/plain; charset=utf-8"
+
+
+def test_a_long_but_bounded_accept_is_parsed() -> None:
+    accept = "text/x-made-up;q=0.1, " * 30 + "application/json"  # 676 characters
+    result = linted(raising(ValueError("oops")), headers={"Accept": accept})
+    assert result.header("Content-Type") == "application/json"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Iterable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -14,6 +17,7 @@ from wsgimw._redact import (
     secret_names,
     show_environ_value,
 )
+from wsgimw.types import Environ, StartResponse
 
 
 @pytest.mark.parametrize(
@@ -111,3 +115,118 @@ def test_the_name_checks_stay_bounded_as_patterns_come_and_go() -> None:
         assert redact_query(f"tenant{n}=x&q=1", names) == f"tenant{n}={REDACTED}&q=1"
         assert redact_query(f"tenant{n + 1}=x", names) == f"tenant{n + 1}=x"
     assert _checks_for.cache_info().currsize <= 64
+
+
+# -- issue 17: found under attack ------------------------------------------------------------
+
+
+def test_a_query_string_is_redacted_as_a_query_not_a_url() -> None:
+    # Was: split at its first '?' as a URL is, so the token before it stayed.
+    shown = show_environ_value("QUERY_STRING", "token=SECRET&next=/dashboard?tab=2")
+    assert shown == "'token=[redacted]&next=/dashboard?tab=2'"
+    # A URL still splits at its '?'.
+    shown = show_environ_value("REQUEST_URI", "/a?token=SECRET&next=/b?c=1")
+    assert shown == "'/a?token=[redacted]&next=/b?c=1'"
+
+
+def _retained_after(calls: Callable[[], object]) -> int:
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        calls()
+        gc.collect()
+        return tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+
+
+def test_long_header_names_are_secret_and_not_kept() -> None:
+    # Was: 1,024 names of any length cached for good.
+    def hostile() -> None:
+        for number in range(200):
+            assert is_secret_environ_key(f"HTTP_X_{number}_" + "A" * 5000)
+
+    assert _retained_after(hostile) < 50_000  # was 200 x 5 KB
+
+
+def test_long_parameter_names_are_not_kept() -> None:
+    def hostile() -> None:
+        for number in range(200):
+            name = f"n{number}" + "a" * 300  # secret (too long), not cached
+            assert redact_query(f"{name}=v&b=2") == f"{name}=[redacted]&b=2"
+
+    redact_query("warm=1")
+    assert _retained_after(hostile) < 30_000  # was 200 x 300 bytes and more
+
+
+def test_no_log_message_carries_raw_control_characters(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Every message the package logs about a request shows what the client
+    # sent escaped: one record, one line (EnvironLog's dump: one line per key).
+    import logging
+
+    from wsgimw import (
+        AccessLog,
+        BasicAuth,
+        BearerAuth,
+        EnvironLog,
+        ErrorHandler,
+        QueryParser,
+        Rewrite,
+        compose,
+    )
+    from wsgimw.testing import call_app
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"].startswith("/boom"):
+            raise ValueError("boom")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x" * 100]
+
+    forged = "\n2026-01-01 00:00:00 INFO forged\x1b[31m\x85\u2028"
+    stacks = [
+        compose(
+            AccessLog(),
+            EnvironLog(response=True),
+            ErrorHandler(),
+            Rewrite(body=bytes.upper, buffered=True, max_size=10),
+            QueryParser(errors="strict"),
+        ),
+        compose(ErrorHandler(), BasicAuth(users={"alice": "{SHA}" + "A" * 27 + "="})),
+        compose(ErrorHandler(), BearerAuth(tokens={"t" * 32: "svc"})),
+    ]
+    caplog.set_level(logging.DEBUG, logger="wsgimw")
+    for stack in stacks:
+        for path, query, headers in itertools.product(
+            ("/ok" + forged, "/boom" + forged),
+            ("a=%ZZ&" + forged, "a=" + forged),
+            ({}, {"Authorization": "Bearer " + "u" * 32}),
+        ):
+            call_app(
+                stack(app),
+                "/",
+                method="GET\x1b",
+                headers=headers,
+                PATH_INFO=path,
+                QUERY_STRING=query,
+                REMOTE_ADDR="10.0.0.1\n",
+                HTTP_USER_AGENT=forged,
+                catch=True,
+            )
+    assert caplog.records
+    for record in caplog.records:
+        message = record.getMessage()
+        lines = (
+            message.splitlines() if record.name == "wsgimw.environlog" else [message]
+        )
+        for line in lines:
+            assert line.isprintable(), (record.name, line)
+            assert not line.startswith("2026-01-01"), (record.name, line)
+    names = {record.name for record in caplog.records}
+    assert {"wsgimw.accesslog", "wsgimw.environlog", "wsgimw.errors"} <= names
+    assert {"wsgimw.rewrite", "wsgimw.auth", "wsgimw.query"} <= names

@@ -1043,3 +1043,66 @@ def test_a_next_after_close_never_reaches_the_app(
     with pytest.raises(StopIteration):
         next(body)
     lint.verify()  # closed once, and no next() after close() reached the app
+
+
+# -- issue 17: found under attack ------------------------------------------------------------
+
+
+class _Late(Recording):
+    __slots__ = ()
+    decides_late = True
+
+
+def _starts_twice(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    start_response("500 Oops", [("Content-Type", "text/plain")])
+    return [b"body"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        pytest.param(lambda e, s: _Late(e, s), id="a late decider"),
+        pytest.param(
+            lambda e, s: Recording(e, s, Buffer(bytes.upper, 100)), id="Buffer"
+        ),
+        pytest.param(lambda e, s: Recording(e, s, Upper()), id="a filter"),
+        pytest.param(lambda e, s: Recording(e, s), id="no filter"),
+    ],
+)
+def test_a_second_start_without_exc_info_is_refused(
+    make: Callable[[Environ, StartResponse], Exchange],
+) -> None:
+    # PEP 3333 makes it a fatal error; a start held back (a late decider, a
+    # Buffer) never reached the server to be refused there.
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return make(environ, start_response).respond(_starts_twice)
+
+    with pytest.raises(AssertionError, match="without exc_info"):
+        call_app(app)
+
+
+def test_a_buffer_holds_one_growing_buffer() -> None:
+    import gc
+    import tracemalloc
+
+    size = 64 * 1024
+    buffer = Buffer(lambda data: data, size)
+    chunks = (bytes((n % 256, 7)) for n in range(size // 2))
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for chunk in chunks:
+            buffer.feed(chunk)
+        assert not buffer.overflowed
+        data = buffer.held_bytes()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(data) == size
+    assert peak < 3 * size  # a list of 2-byte chunks took over 25 times
+    buffer.feed(b"x" * (size + 1))
+    assert buffer.overflowed
+    buffer.discard()
+    assert not buffer.overflowed
+    assert buffer.held_bytes() == b""

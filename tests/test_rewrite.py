@@ -369,3 +369,65 @@ def test_a_changed_body_has_only_a_weak_etag(etag: str, expected: str) -> None:
     app.headers.append(("ETag", etag))
     result = call_app(Rewrite(body=bytes.upper)(app))
     assert [v for k, v in result.headers if k == "ETag"] == [expected]
+
+
+# -- issue 17: found under attack ------------------------------------------------------------
+
+
+def test_the_max_size_warning_escapes_the_path(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Was: PATH_INFO raw, so %0A started a forged line and %1B an ANSI escape.
+    app = ScriptedApp(chunks=[b"0123456789"] * 3)
+    rewrite = Rewrite(body=bytes.upper, buffered=True, max_size=15)
+    path = "/x%0A2026-01-01 INFO admin logged in%1B[31m"
+    with caplog.at_level(logging.WARNING, logger="wsgimw.rewrite"):
+        result = call_app(rewrite(app), path)
+    assert result.body == b"0123456789" * 3
+    (record,) = caplog.records
+    message = record.getMessage()
+    assert "\n" not in message
+    assert "\x1b" not in message
+    assert "/x\\n2026-01-01 INFO admin logged in\\x1b[31m" in message
+
+
+def _hello_then_again(
+    environ: Environ, start_response: StartResponse
+) -> Iterable[bytes]:
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    start_response("404 Not Found", [("Content-Type", "text/plain")])
+    return iter([b"hello"])
+
+
+@pytest.mark.parametrize("buffered", [True, False])
+def test_a_second_start_response_without_exc_info_is_refused(buffered: bool) -> None:
+    # PEP 3333: a fatal error. Was: buffered, the second call replaced the first.
+    rewrite = Rewrite(body=bytes.upper, buffered=buffered)
+    with pytest.raises(AssertionError, match="without exc_info"):
+        call_app(rewrite(_hello_then_again))
+
+
+def test_buffered_memory_is_bounded_by_max_size_whatever_the_chunks() -> None:
+    # Was: a list of chunks, then a join: 93 MB traced for 1 MiB in 1-byte
+    # chunks. Two-byte chunks here (one-byte ones are shared singletons).
+    import gc
+    import tracemalloc
+
+    size = 128 * 1024
+    body = bytes(range(256)) * (size // 256)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        for start in range(0, size, 2):
+            yield body[start : start + 2]
+
+    rewrite = Rewrite(body=lambda data: data, buffered=True, max_size=size)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        result = call_app(rewrite(app))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert result.body == body
+    assert peak < 4 * size  # was about 30 times the body

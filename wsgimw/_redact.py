@@ -75,15 +75,23 @@ def secret_names(extra: Iterable[str] = ()) -> re.Pattern[str]:
     return re.compile(f"{SECRET_NAME.pattern}|\\A(?:{names})\\Z", re.IGNORECASE)
 
 
-@lru_cache(maxsize=1024)
 def is_secret_environ_key(key: str, names: re.Pattern[str] = SECRET_NAME) -> bool:
     """Whether an environ key's value must not be shown.
 
     Cached: the same few dozen keys come with every request, and the name
-    pattern costs about a microsecond a search; the bound keeps client-made
-    header names from growing it.
+    pattern costs about a microsecond a search. A key longer than
+    `LONGEST_NAME` is secret without a look and never cached, so the cache
+    (1,024 keys of at most 128 characters) stays small in bytes too, whatever
+    header names clients make up.
     """
-    if key in SECRET_ENVIRON_KEYS or len(key) > LONGEST_NAME:
+    if len(key) > LONGEST_NAME:
+        return True
+    return _is_secret_key(key, names)
+
+
+@lru_cache(maxsize=1024)
+def _is_secret_key(key: str, names: re.Pattern[str]) -> bool:
+    if key in SECRET_ENVIRON_KEYS:
         return True
     name = key[5:] if key.startswith("HTTP_") else key
     return bool(names.search(name))
@@ -111,7 +119,7 @@ def redact_query(query: str, names: re.Pattern[str] = SECRET_NAME) -> str:
         if not equals:
             continue
         # Longer than this, a name decodes to more than LONGEST_NAME bytes
-        # (each %XX is one): secret without a look, and never cached.
+        # (each %XX is one): secret without a look.
         if len(name) > 3 * LONGEST_NAME or secret(name):
             fields[index] = f"{name}={REDACTED}"
             changed = True
@@ -133,13 +141,19 @@ def _parameter_check(names: re.Pattern[str]) -> Callable[[str], bool]:
 def _checks_for(source: str, flags: int) -> Callable[[str], bool]:
     names = re.compile(source, flags)
 
-    @lru_cache(maxsize=1024)
-    def secret(raw: str) -> bool:
+    def check(raw: str) -> bool:
         # Decoded before matching, so pass%77ord is caught too.
         name = raw
         if "%" in raw or "+" in raw:
             name = unquote_to_bytes(raw.replace("+", " ")).decode("latin-1")
         return len(name) > LONGEST_NAME or bool(names.search(name))
+
+    # Only names of up to LONGEST_NAME characters are cached: 1,024 of them
+    # take some 200 KB at most, whatever names clients make up.
+    cached = lru_cache(maxsize=1024)(check)
+
+    def secret(raw: str) -> bool:
+        return cached(raw) if len(raw) <= LONGEST_NAME else check(raw)
 
     return secret
 
@@ -190,6 +204,10 @@ def show_environ_value(
     if is_secret_environ_key(key, names):
         return REDACTED
     if type(value) is str:
+        if key == "QUERY_STRING":
+            # A query, not a URL: a '?' inside it is data, not where a query
+            # starts (token=SECRET&next=/a?b=1 must lose its token).
+            return repr(redact_query(value, names))
         return repr(redact_url(value, names))
     if type(value) in _SCALARS or (
         type(value) is tuple and all(type(item) in _SCALARS for item in value)

@@ -602,6 +602,13 @@ class Exchange:
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
     ) -> Write:
         """The ``start_response`` given to the app."""
+        if exc_info is None and (self.status or self._held_start()):
+            # PEP 3333: a fatal error, which a server refuses; one held back
+            # here (a late decider, a Buffer) must be refused the same way.
+            raise AssertionError(
+                "start_response() called a second time without exc_info: "
+                "pass exc_info=sys.exc_info() to replace a response (PEP 3333)"
+            )
         settled = None
         if self._waiting:  # a late decider: the app has not returned yet
             settled = self.on_start_early(status, headers)
@@ -642,6 +649,10 @@ class Exchange:
         else:
             self._server_write = self._server_start_response(status, headers, exc_info)
         return self._write
+
+    def _held_start(self) -> bool:
+        """Whether a start of a late decider's response is held back."""
+        return self._waiting and self._late_start is not None
 
     def release_headers(self, status: str, headers: Headers) -> None:
         """Send headers held back by a `Buffer` and stop filtering."""
@@ -793,7 +804,7 @@ class Buffer:
     after ``on_overflow`` has been told.
     """
 
-    __slots__ = ("_chunks", "_size", "max_size", "on_overflow", "transform")
+    __slots__ = ("_data", "max_size", "on_overflow", "transform")
 
     def __init__(
         self,
@@ -804,13 +815,12 @@ class Buffer:
         self.transform = transform
         self.max_size = max_size
         self.on_overflow = on_overflow
-        self._chunks: list[bytes] = []
-        self._size = 0
+        # One growing buffer, whatever the chunk size: a list of a million
+        # one-byte chunks would take some 50 times the body's size.
+        self._data = bytearray()
 
     def feed(self, chunk: bytes) -> bytes:
-        if chunk:
-            self._chunks.append(chunk)
-            self._size += len(chunk)
+        self._data += chunk
         return b""
 
     def finish(self) -> bytes:  # pragma: no cover - Body calls complete()
@@ -818,15 +828,14 @@ class Buffer:
 
     @property
     def overflowed(self) -> bool:
-        return self._size > self.max_size
+        return len(self._data) > self.max_size
 
     def discard(self) -> None:
-        self._chunks.clear()
-        self._size = 0
+        self._data = bytearray()
 
     def held_bytes(self) -> bytes:
-        data = b"".join(self._chunks)
-        self._chunks.clear()
+        data = bytes(self._data)
+        self._data = bytearray()
         return data
 
     def overflow(self, exchange: Exchange) -> tuple[str, Headers]:

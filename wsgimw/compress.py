@@ -103,7 +103,16 @@ def _qvalue(text: str) -> float | None:
     return float(text) if _QVALUE.match(text) else None
 
 
-@lru_cache(maxsize=1024)
+#: An Accept-Encoding longer than this many characters, or with more than
+#: MAX_ACCEPT_ENCODING_MEMBERS elements, is not parsed: the response goes out
+#: uncompressed (identity is always acceptable). Browsers send about 25.
+MAX_ACCEPT_ENCODING_LENGTH: Final = 1024
+MAX_ACCEPT_ENCODING_MEMBERS: Final = 64
+#: Values up to this long are cached (1,024 of them: about 300 KB at most);
+#: longer ones are parsed each time, so a client cannot fill memory with them.
+_CACHED_LENGTH: Final = 128
+
+
 def negotiate(accept_encoding: str, offers: tuple[str, ...]) -> str | None:
     """The coding for an Accept-Encoding value, or None to send identity.
 
@@ -111,8 +120,22 @@ def negotiate(accept_encoding: str, offers: tuple[str, ...]) -> str | None:
     ties. Tokens are case-insensitive and whole (``gzipx`` is not gzip);
     ``q=0`` refuses; ``*`` covers codings not named; ``identity``, when
     weighed by name or through ``*``, beats a coding with a lower q. Elements
-    with an invalid q-value are ignored. Cached per header value.
+    with an invalid q-value are ignored. A value longer than
+    `MAX_ACCEPT_ENCODING_LENGTH` characters or with more than
+    `MAX_ACCEPT_ENCODING_MEMBERS` elements gets identity, unparsed. Values of
+    up to 128 characters are cached (1,024 of them).
     """
+    if len(accept_encoding) <= _CACHED_LENGTH:
+        return _negotiate_cached(accept_encoding, offers)
+    if (
+        len(accept_encoding) > MAX_ACCEPT_ENCODING_LENGTH
+        or accept_encoding.count(",") >= MAX_ACCEPT_ENCODING_MEMBERS
+    ):
+        return None
+    return _negotiate(accept_encoding, offers)
+
+
+def _negotiate(accept_encoding: str, offers: tuple[str, ...]) -> str | None:
     if not accept_encoding:
         return None
     weights: dict[str, float] = {}
@@ -142,6 +165,9 @@ def negotiate(accept_encoding: str, offers: tuple[str, ...]) -> str | None:
     if best is None or (identity_q is not None and identity_q > best_q):
         return None
     return best
+
+
+_negotiate_cached = lru_cache(maxsize=1024)(_negotiate)
 
 
 def _media_type(content_type: str) -> str:
@@ -442,17 +468,9 @@ class Compress:
                 for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH"):
                     if key in environ:
                         environ[key] = _strip_suffixes(environ[key], offers)
-            if environ.get("REQUEST_METHOD") == "HEAD":
-
-                def head_headers(status: str, headers: Headers) -> tuple[str, Headers]:
-                    # No body to compress, but the headers a GET would get.
-                    if eligible(status, headers):
-                        return status, self.compressed_headers(headers, coding)
-                    return status, self.not_modified(status, headers, coding, validator)
-
-                return app(
-                    environ, rewrite_start_response(start_response, head_headers)
-                )
+            # HEAD too: its headers must be the ones a GET gets, and for a
+            # file_wrapper or a short list body that depends on the iterable.
+            # (The core sends no body and runs no filter on a HEAD.)
             exchange = _Compressing(environ, start_response, self, coding, validator)
             return exchange.respond(app)
 
@@ -674,6 +692,8 @@ class _Compressing(Exchange):
         iterable = self.iterable
         if self._keeps_sendfile(iterable):
             return status, _merge_vary(headers), None
+        if self.environ.get("REQUEST_METHOD") == "HEAD":
+            return status, self._head_headers(headers, iterable), None
         if type(iterable) not in (list, tuple):
             headers = compress.compressed_headers(headers, self._coding)
             return status, headers, compress.make_filter(self._coding, headers)
@@ -687,6 +707,21 @@ class _Compressing(Exchange):
         body = body_filter.feed(data) + body_filter.finish()
         headers.append(("Content-Length", str(len(body))))
         return status, headers, _Precompressed(body)
+
+    def _head_headers(
+        self, headers: Headers, iterable: Iterable[bytes] | None
+    ) -> Headers:
+        """The headers a GET gets: for a list body that the app gave for
+        HEAD too (the server drops it), its size decides, as for the GET; an
+        app that sends no body for HEAD leaves only the headers to go by."""
+        compress = self._compress
+        if (
+            type(iterable) in (list, tuple)
+            and iterable
+            and sum(map(len, iterable)) < compress._minimum_size
+        ):
+            return _merge_vary(headers)
+        return compress.compressed_headers(headers, self._coding)
 
     def _keeps_sendfile(self, iterable: Iterable[bytes] | None) -> bool:
         wrapper = self.environ.get("wsgi.file_wrapper")

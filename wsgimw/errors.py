@@ -45,9 +45,26 @@ _PROBLEM = "application/problem+json"
 _OFFERS = ("text/plain", "text/html", "application/problem+json", "application/json")
 
 
-@lru_cache(maxsize=256)
+#: An Accept header longer than this many characters, or with more than
+#: MAX_ACCEPT_MEMBERS elements, is not parsed: the page is plain text.
+#: Browsers send about 150 characters.
+MAX_ACCEPT_LENGTH = 1024
+MAX_ACCEPT_MEMBERS = 64
+#: Accept values up to this long are cached (256 of them, under 150 KB);
+#: longer ones are parsed each time, so clients cannot fill memory with them.
+_CACHED_LENGTH = 256
+
+
 def _negotiate(accept: str) -> str:
-    """The error page's media type for an Accept header (cached per value)."""
+    """The error page's media type for an Accept header."""
+    if len(accept) <= _CACHED_LENGTH:
+        return _negotiate_cached(accept)
+    if len(accept) > MAX_ACCEPT_LENGTH or accept.count(",") >= MAX_ACCEPT_MEMBERS:
+        return "text/plain"
+    return _parse_accept(accept)
+
+
+def _parse_accept(accept: str) -> str:
     # An invalid header parses as "accept anything": plain text, first offer.
     parsed = create_accept_header(accept)
     offers = parsed.acceptable_offers(_OFFERS)
@@ -64,6 +81,9 @@ def _negotiate(accept: str) -> str:
     if best.endswith("json") and any(o == _PROBLEM for o, _ in offers):
         return _PROBLEM  # RFC 9457 problem details, when the client takes them
     return str(best)
+
+
+_negotiate_cached = lru_cache(maxsize=256)(_parse_accept)
 
 
 def _redacted(environ: Environ) -> dict[str, str]:

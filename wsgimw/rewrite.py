@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Iterable
 
 from ._options import flag
+from ._redact import loggable
 from ._response import (
     BodyFilter,
     Buffer,
@@ -261,11 +262,10 @@ class Rewrite:
 
 
 def _log_overflow(exchange: Exchange) -> None:
-    logger.warning(
-        "response to %s %s is larger than max_size; sent unchanged",
-        exchange.environ.get("REQUEST_METHOD"),
-        exchange.environ.get("PATH_INFO"),
-    )
+    environ = exchange.environ
+    # Escaped: a client must not forge log lines with %0A in its path.
+    request = loggable(f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}")
+    logger.warning("response to %s is larger than max_size; sent unchanged", request)
 
 
 class _RewriteExchange(Exchange):
