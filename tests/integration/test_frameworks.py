@@ -13,33 +13,49 @@ The expected pages, credentials and messages are written here, not imported
 from the recipes: each recipe holds its own copy, and the tests check that
 every copy says what the docs say.
 
-No warning filter is needed here: none of the frameworks warns on the paths
-these recipes take (the Wheezy recipe sets the options whose absence Wheezy
-warns about, and the Bottle recipe sets ``catchall`` the non-deprecated way).
-TurboGears imports WebOb, whose import of ``cgi`` pyproject's filter covers.
+No warning filter is needed for the others: none of those frameworks warns
+on the paths these recipes take (the Wheezy recipe sets the options whose
+absence Wheezy warns about, and the Bottle recipe sets ``catchall`` the
+non-deprecated way). TurboGears imports WebOb, whose import of ``cgi``
+pyproject's filter covers. web2py's ``gluon`` imports ``imp`` (and
+``cgitb`` when it writes a ticket), both deprecated: its tests ignore those
+two warnings, and are skipped on Python 3.12 and later, which has no
+``imp`` (web2py-gluon is not installed there).
+
+web2py is unlike the others in three ways, each tested below: its recipe is
+a folder that web2py writes into, so the tests import it from a copy;
+web2py answers every error in the app itself, with its ticket page, so
+`ErrorHandler` sees only errors outside ``wsgibase``; and its settings and
+its importer are global to the process, so what it changes in the test
+process is put back after each test.
 """
 
 from __future__ import annotations
 
 import base64
+import builtins
 import gzip
 import importlib
+import importlib.util
 import json
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import MethodType, ModuleType
 from typing import Any
 
 import pytest
+from _pytest.mark import ParameterSet
 from test_copied_recipes import Project, make_user_python, request
 
 from wsgimw import Pipeline
-from wsgimw.testing import Lint, LintError, Result, call_app
+from wsgimw.testing import Lint, LintError, Result, call_app, make_environ
 from wsgimw.types import WSGIApp
 
 FRAMEWORKS = Path(__file__).resolve().parents[2] / "recipes" / "frameworks"
@@ -57,6 +73,22 @@ BOOM = "the page at /boom failed on purpose"
 ERROR_PAGE = b"500 Internal Server Error\n"
 
 
+#: web2py-gluon imports ``imp``, which Python 3.12 removed: it is installed,
+#: and its recipe tested, on Python 3.11 and older only.
+WEB2PY_MARKS = (
+    pytest.mark.skipif(
+        sys.version_info >= (3, 12),
+        reason="web2py-gluon imports imp, which Python 3.12 removed",
+    ),
+    pytest.mark.filterwarnings(
+        "ignore:the imp module is deprecated:DeprecationWarning"
+    ),
+    pytest.mark.filterwarnings("ignore:'cgitb' is deprecated:DeprecationWarning"),
+)
+#: The import function before web2py put its own in (see `_web2py_put_back`).
+NATIVE_IMPORT = builtins.__import__
+
+
 def assert_is_the_page(body: bytes, framework: str) -> None:
     """The page at ``/``: the framework's title, and about 8 kB."""
     text = body.decode("utf-8")
@@ -72,14 +104,28 @@ class Recipe:
     framework: str  # the name the page at / shows
     module: str  # its module in this checkout
     own_q: str  # the key of the framework's own parse of q in /search
+    #: A path with no page, and the status the framework gives it: web2py
+    #: answers a name with a hyphen "400 invalid request".
+    missing: tuple[str, str] = ("/no-such-page", "404")
 
     @property
     def source(self) -> Path:
-        """What a user copies: the module's file, or Django's package folder."""
+        """What a user copies: the module's file, or the recipe's folder
+        (Django's package, web2py's folder)."""
         name = self.module.split(".")[2]
-        return FRAMEWORKS / (name if self.framework == "Django" else f"{name}.py")
+        return FRAMEWORKS / (name if self.is_folder else f"{name}.py")
+
+    @property
+    def is_folder(self) -> bool:
+        return self.framework in ("Django", "web2py")
+
+    @property
+    def marks(self) -> tuple[pytest.MarkDecorator, ...]:
+        return WEB2PY_MARKS if self.framework == "web2py" else ()
 
     def load(self) -> ModuleType:
+        if self.framework == "web2py":
+            return load_web2py()
         if self.framework != "Django":
             return importlib.import_module(self.module)
         # wsgi.py sets DJANGO_SETTINGS_MODULE, as Django's template does,
@@ -134,6 +180,7 @@ class Recipe:
             "Falcon": "app",
             "TurboGears": "turbogears_app",
             "Wheezy Web": "wheezy_app",
+            "web2py": "web2py_app",
         }[self.framework]
         framework_app: WSGIApp = getattr(module, name)
         return framework_app
@@ -147,15 +194,99 @@ RECIPES = [
     Recipe("Falcon", "recipes.frameworks.falcon_app", "falcon_q"),
     Recipe("TurboGears", "recipes.frameworks.turbogears_app", "turbogears_q"),
     Recipe("Wheezy Web", "recipes.frameworks.wheezy_app", "wheezy_q"),
+    Recipe(
+        "web2py",
+        "recipes.frameworks.web2py_app.wsgi",
+        "web2py_q",
+        missing=("/no_such_page", "404"),
+    ),
 ]
 BY_NAME = {recipe.framework: recipe for recipe in RECIPES}
-each_recipe = pytest.mark.parametrize(
-    "recipe", RECIPES, ids=[r.framework.split()[0].lower() for r in RECIPES]
+
+
+def _params(recipes: list[Recipe]) -> list[ParameterSet]:
+    return [
+        pytest.param(r, marks=r.marks, id=r.framework.split()[0].lower())
+        for r in recipes
+    ]
+
+
+each_recipe = pytest.mark.parametrize("recipe", _params(RECIPES))
+#: The recipes where an error in a view reaches ErrorHandler: all but web2py.
+each_recipe_letting_errors_out = pytest.mark.parametrize(
+    "recipe", _params([r for r in RECIPES if r.framework != "web2py"])
 )
+web2py_only = pytest.mark.parametrize("recipe", _params([BY_NAME["web2py"]]))
+
+# -- web2py: a folder it writes into, and settings global to the process -------
+
+#: Where the tests put web2py's copy of its recipe (set once per session).
+_WEB2PY_BASE: list[pytest.TempPathFactory] = []
+#: The recipe's module, imported once: web2py reads its folder once per process.
+_WEB2PY_MODULE: list[ModuleType] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _web2py_tmp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    _WEB2PY_BASE[:] = [tmp_path_factory]
+
+
+@pytest.fixture(autouse=True)
+def _web2py_put_back() -> Iterator[None]:
+    """web2py puts its own importer in ``builtins.__import__`` on every
+    request, and leaves its request in the thread's ``gluon.current``: take
+    both away again, so that later tests import as Python does."""
+    yield
+    if builtins.__import__ is not NATIVE_IMPORT:
+        builtins.__import__ = NATIVE_IMPORT
+        from gluon.globals import current  # type: ignore[import-untyped]
+
+        current.__dict__.clear()
+
+
+def load_web2py() -> ModuleType:
+    """The web2py recipe's ``wsgi.py``, imported from a copy of its folder.
+
+    web2py creates folders and writes a ticket per error under the folder it
+    is given, so the tests give it a copy and the checkout stays as it is.
+    ``gluon.main`` adds that folder (and ``""``) to ``sys.path`` as it is
+    imported; the path is put back as it was.
+    """
+    if _WEB2PY_MODULE:
+        return _WEB2PY_MODULE[0]
+    folder = _WEB2PY_BASE[0].mktemp("web2py") / "web2py_app"
+    shutil.copytree(
+        FRAMEWORKS / "web2py_app", folder, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    spec = importlib.util.spec_from_file_location(
+        "web2py_recipe_wsgi", folder / "wsgi.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    saved = list(sys.path)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
+    _WEB2PY_MODULE.append(module)
+    return module
+
+
+def web2py_folder() -> Path:
+    """The copy of the web2py recipe that the in-process tests run."""
+    return Path(load_web2py().WEB2PY_FOLDER)
 
 
 def call(recipe: Recipe, path: str, **headers: str) -> Result:
     """One request through the recipe's stack, with a Lint on both sides."""
+    return call_with(recipe, path, headers, {})
+
+
+def call_with(
+    recipe: Recipe, path: str, headers: dict[str, str], environ: dict[str, str]
+) -> Result:
+    """`call`, with ``environ`` added to what the server puts in the environ."""
     # Bottle calls start_response(status, headers, None), which PEP 3333
     # allows: see test_bottle_passes_exc_info_none.
     inner = Lint(
@@ -165,7 +296,8 @@ def call(recipe: Recipe, path: str, **headers: str) -> Result:
     )
     outer = Lint(above="the server", below="the wsgimw stack")
     app = outer(recipe.pipeline(inner(recipe.framework_app())))
-    result = call_app(app, path, headers=headers, REMOTE_ADDR="127.0.0.1")
+    request = make_environ(path, headers=headers, REMOTE_ADDR="127.0.0.1")
+    result = call_app(app, {**request, **environ})
     outer.verify()
     inner.verify()
     return result
@@ -205,7 +337,7 @@ def test_the_private_page_needs_the_demo_password(recipe: Recipe) -> None:
     assert (allowed.header("Content-Type") or "").startswith("text/plain")
 
 
-@each_recipe
+@each_recipe_letting_errors_out
 def test_an_error_gets_error_handlers_page(
     recipe: Recipe, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -251,16 +383,22 @@ def test_one_access_line_per_request(
         ("/private/", {}, "401"),
         ("/private/", CREDENTIALS, "200"),
         ("/boom", {}, "500"),
-        ("/no-such-page", {}, "404"),
+        (recipe.missing[0], {}, recipe.missing[1]),
     ]
-    for path, headers, _ in requests:
-        call(recipe, path, **headers)
+    results = [call(recipe, path, **headers) for path, headers, _ in requests]
     lines = access_lines(caplog)
     assert len(lines) == len(requests)
-    for line, (path, headers, status) in zip(lines, requests, strict=True):
+    for line, (path, headers, status), result in zip(
+        lines, requests, results, strict=True
+    ):
         user = DEMO_USER if headers is CREDENTIALS else "-"
         assert line.startswith(f"127.0.0.1 - {user} [")
-        assert f'"GET {path} HTTP/1.0" {status} ' in line
+        # The bytes the client got; "-" for none (Wheezy's 404) and for
+        # ErrorHandler's page, which AccessLog, inside ErrorHandler, does
+        # not see (web2py's ticket page is the app's own, and counted).
+        sent = str(len(result.body)) if result.body != ERROR_PAGE else "-"
+        sent = sent if result.body else "-"
+        assert f'"GET {path} HTTP/1.0" {status} {sent} ' in line
 
 
 @each_recipe
@@ -412,6 +550,165 @@ def test_django_runserver_serves_the_wrapped_application() -> None:
     assert get_internal_wsgi_application() is module.application
 
 
+# -- web2py: no setting lets an error out of wsgibase ------------------------
+
+WEB2PY_ERROR_PAGE = b"<html><body><h1>Internal error</h1>Ticket issued: "
+
+
+def _ticket(result: Result) -> bytes:
+    """The ticket web2py wrote for an error page, read from its file."""
+    header = result.header("web2py_error") or ""
+    assert header.startswith("ticket demo/"), result.headers
+    ticket = header.removeprefix("ticket demo/")
+    return (web2py_folder() / "applications" / "demo" / "errors" / ticket).read_bytes()
+
+
+def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "wsgimw.errors"]
+
+
+@web2py_only
+def test_web2py_answers_errors_with_its_ticket_page(
+    recipe: Recipe, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``wsgibase`` catches the controller's error: the client gets web2py's
+    page, the traceback goes to a ticket file, and ErrorHandler sees a
+    normal 500 response it has no reason to touch."""
+    caplog.set_level(logging.INFO)
+    for headers in ({}, {"Accept": "text/html"}):
+        result = call(recipe, "/boom", **headers)
+        assert result.status == "500 INTERNAL SERVER ERROR"
+        assert result.header("Content-Type") == "text/html; charset=UTF-8"
+        assert result.body.startswith(WEB2PY_ERROR_PAGE)
+        assert BOOM.encode() not in result.body
+        assert BOOM.encode() in _ticket(result)
+    assert _errors_logged(caplog) == []
+
+
+@web2py_only
+def test_web2py_tickets_hold_the_authorization_header(recipe: Recipe) -> None:
+    """A ticket records the request's environ: credentials sent with a
+    request that fails are written to disk with it (the docs say so)."""
+    token = CREDENTIALS["Authorization"].removeprefix("Basic ").encode()
+    assert token in _ticket(call(recipe, "/boom", **CREDENTIALS))
+
+
+ROUTES = 'routers = {"BASE": {"default_application": "demo"}}\n'
+
+
+@web2py_only
+@pytest.mark.parametrize(
+    ("on_error", "status", "start"),
+    [
+        # web2py's own way to choose the error page: another page of the app,
+        ("/demo/default/index", "500 INTERNAL SERVER ERROR", b"<!doctype html>\n"),
+        # a page that fails too (web2py stops there, with a ticket),
+        ("/demo/default/boom", "500 INTERNAL SERVER ERROR", WEB2PY_ERROR_PAGE),
+        # "!": web2py's page as it is,
+        ("!", "500 INTERNAL SERVER ERROR", WEB2PY_ERROR_PAGE),
+        # or a redirect elsewhere.
+        ("https://errors.example/", "303 SEE OTHER", b"You are being redirected"),
+    ],
+    ids=["other-page", "failing-page", "bang", "redirect"],
+)
+def test_web2py_routes_onerror_keeps_errors_inside_web2py(
+    recipe: Recipe,
+    on_error: str,
+    status: str,
+    start: bytes,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``routes_onerror``, the setting web2py has for errors, only picks
+    another web2py response: none of its forms lets the error out."""
+    import gluon.rewrite  # type: ignore[import-untyped]
+
+    recipe.load()
+    caplog.set_level(logging.INFO)
+    gluon.rewrite.load(data=ROUTES + f"routes_onerror = [('*/*', {on_error!r})]\n")
+    try:
+        result = call(recipe, "/boom")
+    finally:
+        gluon.rewrite.load()  # the copy's own routes.py again
+    assert (result.status, result.body[: len(start)]) == (status, start)
+    assert _errors_logged(caplog) == []
+    # The copy's routes.py is back: web2py's own page again.
+    assert call(recipe, "/boom").body.startswith(WEB2PY_ERROR_PAGE)
+
+
+@web2py_only
+def test_web2py_an_error_in_a_streamed_body_reaches_error_handler(
+    recipe: Recipe, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What does reach ErrorHandler: a page that returns a generator is read
+    by the server after ``wsgibase`` has returned, so an error raised there
+    leaves web2py. Raised before the first chunk, ErrorHandler answers with
+    its own page."""
+    caplog.set_level(logging.INFO)
+    # A page added to the copy's default controller for this test (routes.py
+    # knows the controllers that were there when web2py started).
+    controller = (
+        web2py_folder() / "applications" / "demo" / "controllers" / "default.py"
+    )
+    source = controller.read_text(encoding="utf-8")
+    controller.write_text(
+        source + "\n\ndef rows():\n"
+        "    def lines():\n"
+        f"        raise RuntimeError({BOOM!r})\n"
+        "        yield b''\n"
+        "    return lines()\n",
+        encoding="utf-8",
+    )
+    try:
+        result = call(recipe, "/rows")
+    finally:
+        controller.write_text(source, encoding="utf-8")
+    assert (result.status, result.body) == ("500 Internal Server Error", ERROR_PAGE)
+    errors = _errors_logged(caplog)
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None
+    assert str(errors[0].exc_info[1]) == BOOM
+
+
+@web2py_only
+def test_web2py_rewrites_the_environ_it_is_given(
+    recipe: Recipe, caplog: pytest.LogCaptureFixture
+) -> None:
+    """web2py's router writes the path it routed to into the environ, as
+    REQUEST_URI, which AccessLog logs when it is there (uWSGI and mod_wsgi
+    put the request target in it). The recipe gives web2py a copy, so
+    AccessLog logs the path the client asked for."""
+    import gluon.main  # type: ignore[import-untyped]
+
+    module = recipe.load()
+    environ = make_environ("/", REMOTE_ADDR="127.0.0.1")
+    assert call_app(gluon.main.wsgibase, environ).status == "200 OK"
+    assert environ["REQUEST_URI"] == "/demo/default/index"
+    environ = make_environ("/", REMOTE_ADDR="127.0.0.1")
+    assert call_app(module.web2py_app, environ).status == "200 OK"
+    assert "REQUEST_URI" not in environ
+    caplog.set_level(logging.INFO, logger="wsgimw.accesslog")
+    call_with(recipe, "/", {}, {"REQUEST_URI": "/"})
+    [line] = access_lines(caplog)
+    assert '"GET / HTTP/1.0" 200 ' in line
+
+
+#: What web2py creates in its folder as it starts and serves.
+WEB2PY_CREATES = ("deposit", "logs", "site-packages", "applications/demo/errors")
+
+
+@web2py_only
+def test_web2py_runs_from_a_copy_and_leaves_the_checkout_alone(
+    recipe: Recipe,
+) -> None:
+    call(recipe, "/boom")
+    copy = web2py_folder()
+    assert FRAMEWORKS not in copy.parents
+    for name in WEB2PY_CREATES:
+        assert (copy / name).is_dir()
+        assert not (recipe.source / name).exists()
+    assert list((copy / "applications" / "demo" / "errors").iterdir())
+
+
 # -- each recipe copied into a new project, served for real -------------------
 
 
@@ -425,7 +722,7 @@ def _access_lines(log: str) -> list[str]:
 
 
 @pytest.mark.integration
-@each_recipe
+@each_recipe_letting_errors_out
 def test_copied_into_a_new_project_it_serves_the_stack(
     recipe: Recipe, user_python: Path, tmp_path: Path
 ) -> None:
