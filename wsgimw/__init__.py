@@ -8,17 +8,22 @@ from .accesslog import AccessLog
 from .auth import BasicAuth, BearerAuth
 from .compose import Pipeline, compose
 from .compress import Compress
+from .cors import CORS
+from .csrf import CrossOriginGuard
 from .environlog import EnvironLog
 from .errors import ErrorHandler
 from .query import QueryDict, QueryParser
 from .rewrite import Rewrite
+from .security import SecurityHeaders
 from .types import Middleware, WSGIApp
 
 __all__ = [
+    "CORS",
     "AccessLog",
     "BasicAuth",
     "BearerAuth",
     "Compress",
+    "CrossOriginGuard",
     "EnvironLog",
     "ErrorHandler",
     "Middleware",
@@ -26,6 +31,7 @@ __all__ = [
     "QueryDict",
     "QueryParser",
     "Rewrite",
+    "SecurityHeaders",
     "WSGIApp",
     "compose",
 ]

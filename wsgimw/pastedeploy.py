@@ -44,20 +44,26 @@ from typing import Any, TypeVar
 from .accesslog import AccessLog
 from .auth import BasicAuth, BearerAuth
 from .compress import Compress
+from .cors import CORS
+from .csrf import CrossOriginGuard
 from .environlog import EnvironLog
 from .errors import ErrorHandler
 from .query import QueryParser
 from .rewrite import Rewrite
+from .security import SecurityHeaders
 
 __all__ = [
     "accesslog",
     "basic_auth",
     "bearer_auth",
     "compress",
+    "cors",
+    "cross_origin_guard",
     "environlog",
     "errors",
     "query",
     "rewrite",
+    "security_headers",
 ]
 
 _M = TypeVar("_M")
@@ -255,6 +261,17 @@ def _pairs(
 
 
 _TEXT = _Form("text", _text)
+_OPTIONAL_TEXT = _Form(
+    "text, or none to leave it out",
+    lambda text: None if text.strip().lower() == "none" else text.strip(),
+)
+_ONE_LINE = _Form("text, which may span lines", lambda text: " ".join(text.split()))
+_POLICY = _Form(
+    "a policy, one directive (or several, split by ';') per line",
+    lambda text: "; ".join(
+        line.strip().rstrip(";") for line in text.splitlines() if line.strip()
+    ),
+)
 _WORDS = _Form("words separated by spaces, commas or newlines", _words)
 _PATH = _Form("an absolute path, e.g. %(here)s/site.htpasswd", _path)
 _INT = _Form("a whole number, e.g. 500", _integer)
@@ -352,6 +369,61 @@ _REWRITE = {
 }
 
 
+_SECURITY_HEADERS = {
+    "hsts_max_age": _LIMIT,
+    "hsts_include_subdomains": _BOOL,
+    "hsts_preload": _BOOL,
+    "content_type_options": _BOOL,
+    "frame_options": _OPTIONAL_TEXT,
+    "referrer_policy": _OPTIONAL_TEXT,
+    "cross_origin_opener_policy": _OPTIONAL_TEXT,
+    "cross_origin_resource_policy": _OPTIONAL_TEXT,
+    "permissions_policy": _ONE_LINE,
+    "content_security_policy": _POLICY,
+    "csp_report_only": _BOOL,
+}
+_CORS = {
+    "origins": _WORDS,
+    "origin_regex": _TEXT,
+    "methods": _WORDS,
+    "headers": _WORDS,
+    "expose_headers": _WORDS,
+    "allow_credentials": _BOOL,
+    "max_age": _LIMIT,
+    "allow_private_network": _BOOL,
+    "paths": _WORDS,
+    "always_vary": _BOOL,
+    "logger": _LOGGER,
+}
+_CROSS_ORIGIN_GUARD = {
+    "trusted_origins": _WORDS,
+    "exempt": _WORDS,
+    "report_only": _BOOL,
+    "logger": _LOGGER,
+}
+_PROXY_HEADERS = {"trusted": _WORDS, "headers": _TEXT}
+_TRUSTED_HOST = {"hosts": _WORDS}
+_HTTPS_REDIRECT = {"exempt": _WORDS, "port": _INT}
+_REQUEST_ID = {"header": _TEXT, "incoming": _BOOL, "generator": _CALLABLE}
+
+_STATIC = {
+    "directory": _PATH,
+    "prefix": _TEXT,
+    "max_age": _LIMIT,
+    "immutable": _Form(
+        "a regular expression, or none for no content-hashed names",
+        lambda text: None if text.strip().lower() == "none" else text.strip(),
+    ),
+    "fallthrough": _BOOL,
+    "autorefresh": _BOOL,
+    "content_types": _Form(
+        "one suffix and media type per line, e.g. .md text/markdown",
+        _pairs(None, _text, _text, secret=False),
+    ),
+}
+_CONDITIONAL = {"etag": _BOOL}
+
+
 def _build(
     name: str,
     middleware: Callable[..., _M],
@@ -440,3 +512,31 @@ def bearer_auth(global_conf: Mapping[str, object], **local_conf: str) -> BearerA
 def rewrite(global_conf: Mapping[str, object], **local_conf: str) -> Rewrite:
     """`Rewrite`."""
     return _build("rewrite", Rewrite, _REWRITE, global_conf, local_conf)
+
+
+def security_headers(
+    global_conf: Mapping[str, object], **local_conf: str
+) -> SecurityHeaders:
+    """`SecurityHeaders`. ``none`` leaves out a header that has a default
+    (``frame_options = none``); a policy may span lines."""
+    return _build(
+        "security_headers", SecurityHeaders, _SECURITY_HEADERS, global_conf, local_conf
+    )
+
+
+def cors(global_conf: Mapping[str, object], **local_conf: str) -> CORS:
+    """`CORS`. ``max_age = none`` sends no Access-Control-Max-Age."""
+    return _build("cors", CORS, _CORS, global_conf, local_conf)
+
+
+def cross_origin_guard(
+    global_conf: Mapping[str, object], **local_conf: str
+) -> CrossOriginGuard:
+    """`CrossOriginGuard`."""
+    return _build(
+        "cross_origin_guard",
+        CrossOriginGuard,
+        _CROSS_ORIGIN_GUARD,
+        global_conf,
+        local_conf,
+    )
