@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -553,3 +555,36 @@ def test_repr() -> None:
         "RateLimit('5/minute', key='client', storage=MemoryStorage)"
     )
     assert "key='tenant'" in repr(RateLimit("5/minute", key=tenant))
+
+
+def test_import_wsgimw_needs_neither_extra() -> None:
+    code = """
+import sys
+sys.modules["limits"] = None  # as if not installed
+sys.modules["prometheus_client"] = None
+import wsgimw
+from wsgimw import compose, Compress
+for name in ("RateLimit", "Metrics"):
+    try:
+        getattr(wsgimw, name)
+    except ImportError:
+        print(name, "needs its extra")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == [
+        "RateLimit needs its extra",
+        "Metrics needs its extra",
+    ]
+
+
+def test_lazy_exports() -> None:
+    import wsgimw
+
+    assert wsgimw.RateLimit is RateLimit
+    assert "RateLimit" in wsgimw.__all__
+    assert "Metrics" in wsgimw.__all__
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        wsgimw.Nope  # type: ignore[attr-defined]  # noqa: B018

@@ -4,6 +4,8 @@ Every middleware is a callable ``app -> app``; `compose` folds them over an
 application, the first listed outermost.
 """
 
+from typing import TYPE_CHECKING
+
 from .accesslog import AccessLog
 from .auth import BasicAuth, BearerAuth
 from .compose import Pipeline, compose
@@ -26,13 +28,34 @@ __all__ = [
     "CrossOriginGuard",
     "EnvironLog",
     "ErrorHandler",
+    "Metrics",
     "Middleware",
     "Pipeline",
     "QueryDict",
     "QueryParser",
+    "RateLimit",
     "Rewrite",
     "SecurityHeaders",
     "WSGIApp",
     "compose",
 ]
 __version__ = "0.1.0.dev0"
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+    from .ratelimit import RateLimit
+
+
+def __getattr__(name: str) -> object:
+    """Metrics and RateLimit need extras (``wsgimw[metrics]``,
+    ``wsgimw[ratelimit]``): they are imported on first use, so that
+    ``import wsgimw`` works without prometheus-client or limits."""
+    if name == "Metrics":
+        from .metrics import Metrics
+
+        return Metrics
+    if name == "RateLimit":
+        from .ratelimit import RateLimit
+
+        return RateLimit
+    raise AttributeError(f"module 'wsgimw' has no attribute {name!r}")
