@@ -52,6 +52,8 @@ from typing import Any
 
 import pytest
 from _pytest.mark import ParameterSet
+from servers import Server
+from servers_real import _gunicorn_options
 from test_copied_recipes import Project, make_user_python, request
 
 from wsgimw import Pipeline
@@ -692,6 +694,33 @@ def test_web2py_rewrites_the_environ_it_is_given(
     assert '"GET / HTTP/1.0" 200 ' in line
 
 
+#: Paths at which web2py serves the private page: through routes.py, with
+#: the app's name, with a function, an extension, arguments, an encoded or
+#: doubled slash.
+WEB2PY_PRIVATE_ALIASES = [
+    "/private",
+    "/private/index",
+    "/private/index.txt",
+    "/private/index.html/",
+    "/private/index/x",
+    "/private%2Findex",
+    "//private",
+    "/demo/private",
+    "/demo/private/",
+    "/demo/private/index.json",
+]
+
+
+@web2py_only
+@pytest.mark.parametrize("path", WEB2PY_PRIVATE_ALIASES)
+def test_web2py_has_no_way_around_basic_auth(recipe: Recipe, path: str) -> None:
+    """web2py answers the private page at many paths; each is protected."""
+    module = recipe.load()
+    unprotected = call_app(module.web2py_app, path, REMOTE_ADDR="127.0.0.1")
+    assert unprotected.body.startswith(b"Hello None: only users")
+    assert call(recipe, path).status == "401 Unauthorized"
+
+
 #: What web2py creates in its folder as it starts and serves.
 WEB2PY_CREATES = ("deposit", "logs", "site-packages", "applications/demo/errors")
 
@@ -764,3 +793,131 @@ def test_copied_into_a_new_project_it_serves_the_stack(
     assert '"GET /private/ HTTP/1.1" 401 ' in refused
     assert f"127.0.0.1 - {DEMO_USER} [" in allowed
     assert '"GET /private/ HTTP/1.1" 200 ' in allowed
+
+
+# -- web2py copied into a new project, on Rocket and on gunicorn ---------------
+
+#: For gunicorn's --log-config-json: its own set-up, with each line as
+#: "logger: message", so that AccessLog's lines (INFO) show as the recipe's
+#: main() shows them.
+GUNICORN_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"generic": {"format": "%(name)s: %(message)s"}},
+}
+
+
+def _web2py_requests(server: Server) -> list[str]:
+    """The same requests as the other recipes get, over HTTP; the part of
+    the access line each one should give (the path, status and bytes)."""
+    expected = []
+    status, headers, body = request(server, "/", {"Accept-Encoding": "gzip"})
+    assert (status, headers["Content-Encoding"]) == (200, "gzip")
+    assert_is_the_page(gzip.decompress(body), "web2py")
+    expected.append(f'"GET / HTTP/1.1" 200 {len(body)} ')
+    status, headers, body = request(server, SEARCH_EXAMPLE)
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body) == {"q": "café", "tags": ["a", "b"], "web2py_q": "café"}
+    expected.append(f'"GET {SEARCH_EXAMPLE} HTTP/1.1" 200 {len(body)} ')
+    status, headers, body = request(server, "/private/")
+    assert (status, headers["WWW-Authenticate"]) == (401, CHALLENGE)
+    expected.append(f'"GET /private/ HTTP/1.1" 401 {len(body)} ')
+    status, headers, body = request(server, "/private/", CREDENTIALS)
+    assert (status, body.decode()) == (200, PRIVATE_TEXT)
+    expected.append(f'"GET /private/ HTTP/1.1" 200 {len(body)} ')
+    status, headers, body = request(server, "/boom")
+    assert status == 500
+    assert body.startswith(WEB2PY_ERROR_PAGE)
+    expected.append(f'"GET /boom HTTP/1.1" 500 {len(body)} ')
+    return expected
+
+
+def _assert_logged_once_each(server: Server, expected: list[str]) -> str:
+    """One access line for each request, with the bytes the client got."""
+    log = server.wait_for_log(
+        lambda log: all(any(e in line for line in _access_lines(log)) for e in expected)
+    )
+    lines = _access_lines(log)
+    assert len(lines) == len(expected), log
+    for part in expected:
+        assert [line for line in lines if part in line] != [], (part, log)
+    # web2py kept the error: nothing reached ErrorHandler or the server.
+    assert "Traceback" not in log
+    return log
+
+
+def _assert_nothing_left_for_git(project: Path, folder: Path) -> None:
+    """web2py wrote into its folder (folders, a ticket), and the recipe's
+    .gitignore keeps all of it out of git: git sees only the recipe's own
+    files."""
+    assert (folder / "deposit").is_dir()
+    assert list((folder / "applications" / "demo" / "errors").iterdir())
+    own = {
+        f"{folder.name}/{path.relative_to(BY_NAME['web2py'].source).as_posix()}"
+        for path in BY_NAME["web2py"].source.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+    git = shutil.which("git")
+    assert git, "install git: the test checks what web2py leaves behind with it"
+    subprocess.run([git, "init", "-q", str(project)], check=True, timeout=30)
+    status = subprocess.run(
+        [git, "status", "--porcelain", "--untracked-files=all"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    seen = {line.removeprefix("?? ") for line in status.splitlines()}
+    assert seen == own
+
+
+@pytest.mark.integration
+@web2py_only
+def test_web2py_copied_into_a_new_project_serves_the_stack_on_rocket(
+    recipe: Recipe, user_python: Path, tmp_path: Path
+) -> None:
+    """``python web2py_app/wsgi.py``: the recipe's main() serves it with
+    Rocket, web2py's own server (rocket3)."""
+    project = Project(tmp_path / "project", user_python)
+    folder = project.add(recipe.source)
+    with project.serving([f"{folder.name}/wsgi.py"]) as server:
+        expected = _web2py_requests(server)
+        log = _assert_logged_once_each(server, expected)
+    assert f"Serving on {server.url}/ (Ctrl-C to stop)" in log
+    _assert_nothing_left_for_git(project.path, folder)
+
+
+@pytest.mark.integration
+@web2py_only
+def test_web2py_copied_into_a_new_project_serves_the_stack_on_gunicorn(
+    recipe: Recipe, user_python: Path, tmp_path: Path
+) -> None:
+    """``gunicorn --chdir web2py_app wsgi:application``, gthread worker."""
+    project = Project(tmp_path / "project", user_python)
+    folder = project.add(recipe.source)
+    logging_json = tmp_path / "gunicorn-logging.json"
+    logging_json.write_text(json.dumps(GUNICORN_LOGGING), encoding="utf-8")
+    args = [
+        "-m",
+        "gunicorn",
+        "--bind",
+        "127.0.0.1:{port}",
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "4",
+        "--graceful-timeout",
+        "5",
+        "--log-config-json",
+        str(logging_json),
+        "--chdir",
+        folder.name,
+    ]
+    if "--no-control-socket" in _gunicorn_options():
+        args.append("--no-control-socket")
+    with project.serving([*args, "wsgi:application"]) as server:
+        expected = _web2py_requests(server)
+        _assert_logged_once_each(server, expected)
+    _assert_nothing_left_for_git(project.path, folder)

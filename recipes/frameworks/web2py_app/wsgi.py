@@ -16,7 +16,8 @@ parent). ``main`` serves it with Rocket, web2py's own server (``rocket3``).
 web2py reads and writes its files under this folder, wherever it is run
 from: it creates the folders it expects (``deposit``, ``logs``,
 ``site-packages``, and the app's ``databases``, ``errors``, ``sessions``...)
-and a ticket file per error. Run it where the process may write.
+and a ticket file per error. Run it where the process may write; the
+folder's ``.gitignore`` keeps what web2py writes out of git.
 
 No setting lets an error in a model, controller or view reach
 `ErrorHandler`. ``wsgibase`` catches every error itself, with a bare
@@ -25,7 +26,8 @@ No setting lets an error in a model, controller or view reach
 ``web2py_error: ticket ...`` header; ``routes_onerror`` in ``routes.py``
 only chooses another web2py page for it. `ErrorHandler` still answers what
 fails in the stack, and an error raised while the server reads a body that
-web2py streams.
+web2py streams. A ticket holds the request's environ, an ``Authorization``
+header included: keep ``errors/`` as private as the users' passwords.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ application: WSGIApp = pipeline(web2py_app)
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Serve ``application`` on 127.0.0.1 with Rocket until Ctrl-C or SIGTERM."""
+    # Only here: gunicorn and the other servers load `application` without it.
     from rocket3 import Rocket3  # type: ignore[import-untyped]
 
     parser = argparse.ArgumentParser(description="Serve the web2py recipe.")
