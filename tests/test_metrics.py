@@ -443,3 +443,55 @@ def test_custom_buckets(registry: CollectorRegistry) -> None:
 
 def test_repr() -> None:
     assert repr(Metrics(registry=CollectorRegistry())) == "Metrics(path='/metrics')"
+
+
+# -- PasteDeploy ----------------------------------------------------------------------
+
+
+def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApp:
+    return hello
+
+
+def route_of(environ: Environ) -> str:
+    return "/fixed"
+
+
+def test_pastedeploy_filter(tmp_path: Path) -> None:
+    from paste.deploy import loadapp
+
+    ini = tmp_path / "site.ini"
+    ini.write_text(
+        """
+[pipeline:main]
+pipeline = metrics app
+
+[filter:metrics]
+use = egg:wsgimw#metrics
+path = /internal/metrics
+namespace = wsgimw_test_paste
+route = test_metrics:route_of
+max_routes = 10
+buckets = 0.01, 0.1 1 10
+multiprocess = false
+
+[app:app]
+paste.app_factory = test_metrics:app_factory
+"""
+    )
+    app = loadapp(f"config:{ini}")
+    call_app(app, "/anything")
+    body = call_app(app, "/internal/metrics").body
+    assert (
+        b'wsgimw_test_paste_requests_total{method="GET",route="/fixed",status="200"} 1.0'
+        in body
+    )
+    assert b'le="0.1"' in body
+
+
+def test_pastedeploy_options() -> None:
+    from wsgimw.pastedeploy import metrics
+
+    with pytest.raises(ValueError, match="numbers separated"):
+        metrics({}, buckets="0.1 fast")
+    with pytest.raises(ValueError, match="has no option"):
+        metrics({}, registry="default")

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import limits
@@ -587,4 +588,70 @@ def test_lazy_exports() -> None:
     assert "RateLimit" in wsgimw.__all__
     assert "Metrics" in wsgimw.__all__
     with pytest.raises(AttributeError, match="no attribute 'Nope'"):
-        wsgimw.Nope  # type: ignore[attr-defined]  # noqa: B018
+        wsgimw.Nope  # noqa: B018
+
+
+# -- PasteDeploy ----------------------------------------------------------------------
+
+
+def app_factory(global_conf: dict[str, str], **local_conf: str) -> App:
+    return App()
+
+
+def api_key(environ: Environ) -> str | None:
+    return environ.get("HTTP_X_API_KEY")
+
+
+def test_pastedeploy_filter(tmp_path: Path) -> None:
+    from paste.deploy import loadapp
+
+    ini = tmp_path / "site.ini"
+    ini.write_text(
+        """
+[pipeline:main]
+pipeline = limit app
+
+[filter:limit]
+use = egg:wsgimw#ratelimit
+limit = 2/minute; 100/hour
+key_function = test_ratelimit:api_key
+storage = memory://
+strategy = moving-window
+exempt = /health, /static
+headers = true
+fail_open = false
+timeout = 0.25
+log_interval = 10
+
+[app:app]
+paste.app_factory = test_ratelimit:app_factory
+"""
+    )
+    app = loadapp(f"config:{ini}")
+    key = {"X-Api-Key": "k1"}
+    codes = [call_app(app, "/", headers=key).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert call_app(app, "/health", headers=key).status_code == 200
+    assert call_app(app, "/").status_code == 200  # no key: not limited
+    assert (
+        call_app(app, "/", headers={"X-Api-Key": "k2"}).header("RateLimit-Limit") == "2"
+    )
+
+
+def test_pastedeploy_options() -> None:
+    from wsgimw.pastedeploy import ratelimit
+
+    limit = ratelimit({}, limit="1/minute", key="user", cost="1", scope="api")
+    assert isinstance(limit, RateLimit)
+    assert isinstance(
+        ratelimit({}, limit="5/minute", cost_function="test_ratelimit:api_key"),
+        RateLimit,
+    )
+    with pytest.raises(ValueError, match="needs a limit"):
+        ratelimit({}, key="user")
+    with pytest.raises(ValueError, match="key or key_function, not both"):
+        ratelimit({}, limit="1/minute", key="user", key_function="os:getcwd")
+    with pytest.raises(ValueError, match="did you mean storage"):
+        ratelimit({}, limit="1/minute", storge="memory://")
+    with pytest.raises(ValueError, match="true or false"):
+        ratelimit({}, limit="1/minute", fail_open="perhaps")

@@ -39,7 +39,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .accesslog import AccessLog
 from .auth import BasicAuth, BearerAuth
@@ -52,6 +52,10 @@ from .query import QueryParser
 from .rewrite import Rewrite
 from .security import SecurityHeaders
 
+if TYPE_CHECKING:
+    from .metrics import Metrics
+    from .ratelimit import RateLimit
+
 __all__ = [
     "accesslog",
     "basic_auth",
@@ -61,7 +65,9 @@ __all__ = [
     "cross_origin_guard",
     "environlog",
     "errors",
+    "metrics",
     "query",
+    "ratelimit",
     "rewrite",
     "security_headers",
 ]
@@ -540,3 +546,72 @@ def cross_origin_guard(
         global_conf,
         local_conf,
     )
+
+
+# -- scale-out: imported when used, as each needs its extra ------------------------
+
+_NUMBERS = _Form(
+    "numbers separated by spaces or commas, e.g. 0.05 0.25 1 5",
+    lambda text: [_number(word) for word in _words(text)],
+)
+_RATELIMIT = {
+    "limit": _TEXT,
+    "key": _TEXT,
+    "key_function": _CALLABLE,
+    "storage": _TEXT,
+    "strategy": _TEXT,
+    "fail_open": _BOOL,
+    "timeout": _NUMBER,
+    "exempt": _WORDS,
+    "cost": _INT,
+    "cost_function": _CALLABLE,
+    "headers": _BOOL,
+    "scope": _TEXT,
+    "log_interval": _NUMBER,
+    "logger": _LOGGER,
+}
+_METRICS = {
+    "path": _TEXT,
+    "namespace": _TEXT,
+    "route": _CALLABLE,
+    "max_routes": _INT,
+    "buckets": _NUMBERS,
+    "check": _CALLABLE,
+    "multiprocess": _BOOL,
+}
+
+
+def _rate_limit(**options: Any) -> RateLimit:
+    from .ratelimit import RateLimit
+
+    for name in ("key", "cost"):
+        function = options.pop(f"{name}_function", None)
+        if function is not None:
+            if name in options:
+                raise ValueError(
+                    f"egg:wsgimw#ratelimit: give {name} or {name}_function, not both"
+                )
+            options[name] = function
+    if "limit" not in options:
+        raise ValueError(
+            "egg:wsgimw#ratelimit needs a limit, e.g. limit = 100/minute "
+            "(or 10/second; 1000/hour)"
+        )
+    return RateLimit(options.pop("limit"), **options)
+
+
+def ratelimit(global_conf: Mapping[str, object], **local_conf: str) -> RateLimit:
+    """`RateLimit` (needs ``wsgimw[ratelimit]``). ``limit`` is required.
+    ``key`` takes the names (``client``, ``user``, ``global``,
+    ``header:X-Api-Key``); ``key_function`` and ``cost_function`` name
+    functions as ``module:attribute``."""
+    return _build("ratelimit", _rate_limit, _RATELIMIT, global_conf, local_conf)
+
+
+def metrics(global_conf: Mapping[str, object], **local_conf: str) -> Metrics:
+    """`Metrics` (needs ``wsgimw[metrics]``), counting into
+    prometheus-client's global registry; ``route`` and ``check`` name
+    functions as ``module:attribute``."""
+    from .metrics import Metrics
+
+    return _build("metrics", Metrics, _METRICS, global_conf, local_conf)
