@@ -14,7 +14,10 @@ from .cors import CORS
 from .csrf import CrossOriginGuard
 from .environlog import EnvironLog
 from .errors import ErrorHandler
+from .hosts import HTTPSRedirect, TrustedHost
+from .proxy import ProxyHeaders
 from .query import QueryDict, QueryParser
+from .requestid import RequestId, RequestIdFilter
 from .rewrite import Rewrite
 from .security import SecurityHeaders
 from .types import Middleware, WSGIApp
@@ -28,14 +31,19 @@ __all__ = [
     "CrossOriginGuard",
     "EnvironLog",
     "ErrorHandler",
+    "HTTPSRedirect",
     "Metrics",
     "Middleware",
     "Pipeline",
+    "ProxyHeaders",
     "QueryDict",
     "QueryParser",
     "RateLimit",
+    "RequestId",
+    "RequestIdFilter",
     "Rewrite",
     "SecurityHeaders",
+    "TrustedHost",
     "WSGIApp",
     "compose",
 ]

@@ -57,7 +57,7 @@ FIELDS = {
     "user_agent": "the User-Agent header, or '-'",
     "duration_us": "microseconds from the call to the close of the response",
     "duration_ms": "the same in milliseconds, three decimals",
-    "request_id": "environ['wsgimw.request_id'] or the X-Request-Id header, or '-'",
+    "request_id": "environ['wsgimw.request_id'] (RequestId sets it), or '-'",
     "header": "a request header by name: {header[Accept-Language]}",
 }
 
@@ -334,9 +334,7 @@ class AccessLog:
             "user_agent": _text(get("HTTP_USER_AGENT", "-")),
             "duration_us": int(duration * 1_000_000),
             "duration_ms": round(duration * 1000, 3),
-            "request_id": _text(
-                get("wsgimw.request_id") or get("HTTP_X_REQUEST_ID", "-")
-            ),
+            "request_id": _text(get("wsgimw.request_id") or "-"),
         }
 
     def _apache_line(

@@ -48,7 +48,10 @@ from .cors import CORS
 from .csrf import CrossOriginGuard
 from .environlog import EnvironLog
 from .errors import ErrorHandler
+from .hosts import HTTPSRedirect, TrustedHost
+from .proxy import ProxyHeaders
 from .query import QueryParser
+from .requestid import RequestId
 from .rewrite import Rewrite
 from .security import SecurityHeaders
 
@@ -65,11 +68,17 @@ __all__ = [
     "cross_origin_guard",
     "environlog",
     "errors",
+    "https_redirect",
+    "proxy_headers",
     "metrics",
+    "proxy_headers",
     "query",
+    "request_id",
     "ratelimit",
+    "request_id",
     "rewrite",
     "security_headers",
+    "trusted_host",
 ]
 
 _M = TypeVar("_M")
@@ -429,6 +438,11 @@ _STATIC = {
 }
 _CONDITIONAL = {"etag": _BOOL}
 
+_PROXY_HEADERS = {"trusted": _WORDS, "headers": _TEXT}
+_TRUSTED_HOST = {"hosts": _WORDS}
+_HTTPS_REDIRECT = {"exempt": _WORDS, "port": _INT}
+_REQUEST_ID = {"header": _TEXT, "incoming": _BOOL, "generator": _CALLABLE}
+
 
 def _build(
     name: str,
@@ -615,3 +629,30 @@ def metrics(global_conf: Mapping[str, object], **local_conf: str) -> Metrics:
     from .metrics import Metrics
 
     return _build("metrics", Metrics, _METRICS, global_conf, local_conf)
+
+
+def proxy_headers(global_conf: Mapping[str, object], **local_conf: str) -> ProxyHeaders:
+    """`ProxyHeaders`. ``trusted`` is required: the proxies' addresses and
+    networks, separated by spaces, commas or newlines."""
+    return _build(
+        "proxy_headers", ProxyHeaders, _PROXY_HEADERS, global_conf, local_conf
+    )
+
+
+def trusted_host(global_conf: Mapping[str, object], **local_conf: str) -> TrustedHost:
+    """`TrustedHost`. ``hosts`` is required."""
+    return _build("trusted_host", TrustedHost, _TRUSTED_HOST, global_conf, local_conf)
+
+
+def https_redirect(
+    global_conf: Mapping[str, object], **local_conf: str
+) -> HTTPSRedirect:
+    """`HTTPSRedirect`."""
+    return _build(
+        "https_redirect", HTTPSRedirect, _HTTPS_REDIRECT, global_conf, local_conf
+    )
+
+
+def request_id(global_conf: Mapping[str, object], **local_conf: str) -> RequestId:
+    """`RequestId`."""
+    return _build("request_id", RequestId, _REQUEST_ID, global_conf, local_conf)
