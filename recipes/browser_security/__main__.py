@@ -1,0 +1,3 @@
+from .site import main
+
+main()
