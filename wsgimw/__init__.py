@@ -10,16 +10,19 @@ from .accesslog import AccessLog
 from .auth import BasicAuth, BearerAuth
 from .compose import Pipeline, compose
 from .compress import Compress
+from .conditional import ConditionalGet
 from .cors import CORS
 from .csrf import CrossOriginGuard
 from .environlog import EnvironLog
 from .errors import ErrorHandler
 from .hosts import HTTPSRedirect, TrustedHost
+from .mount import Mount
 from .proxy import ProxyHeaders
 from .query import QueryDict, QueryParser
 from .requestid import RequestId, RequestIdFilter
 from .rewrite import Rewrite
 from .security import SecurityHeaders
+from .static import StaticFiles
 from .types import Middleware, WSGIApp
 
 __all__ = [
@@ -28,12 +31,14 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "Compress",
+    "ConditionalGet",
     "CrossOriginGuard",
     "EnvironLog",
     "ErrorHandler",
     "HTTPSRedirect",
     "Metrics",
     "Middleware",
+    "Mount",
     "Pipeline",
     "ProxyHeaders",
     "QueryDict",
@@ -43,6 +48,7 @@ __all__ = [
     "RequestIdFilter",
     "Rewrite",
     "SecurityHeaders",
+    "StaticFiles",
     "TrustedHost",
     "WSGIApp",
     "compose",

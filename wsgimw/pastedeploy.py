@@ -44,16 +44,19 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .accesslog import AccessLog
 from .auth import BasicAuth, BearerAuth
 from .compress import Compress
+from .conditional import ConditionalGet
 from .cors import CORS
 from .csrf import CrossOriginGuard
 from .environlog import EnvironLog
 from .errors import ErrorHandler
 from .hosts import HTTPSRedirect, TrustedHost
+from .mount import Mount, check_prefix
 from .proxy import ProxyHeaders
 from .query import QueryParser
 from .requestid import RequestId
 from .rewrite import Rewrite
 from .security import SecurityHeaders
+from .static import StaticFiles
 
 if TYPE_CHECKING:
     from .metrics import Metrics
@@ -64,21 +67,22 @@ __all__ = [
     "basic_auth",
     "bearer_auth",
     "compress",
+    "conditional_get",
     "cors",
     "cross_origin_guard",
     "environlog",
     "errors",
     "https_redirect",
-    "proxy_headers",
     "metrics",
     "proxy_headers",
     "query",
-    "request_id",
     "ratelimit",
     "request_id",
     "rewrite",
     "security_headers",
+    "static_files",
     "trusted_host",
+    "urlmap",
 ]
 
 _M = TypeVar("_M")
@@ -382,8 +386,6 @@ _REWRITE = {
     "max_size": _INT,
     "content_types": _WORDS,
 }
-
-
 _SECURITY_HEADERS = {
     "hsts_max_age": _LIMIT,
     "hsts_include_subdomains": _BOOL,
@@ -437,11 +439,6 @@ _STATIC = {
     ),
 }
 _CONDITIONAL = {"etag": _BOOL}
-
-_PROXY_HEADERS = {"trusted": _WORDS, "headers": _TEXT}
-_TRUSTED_HOST = {"hosts": _WORDS}
-_HTTPS_REDIRECT = {"exempt": _WORDS, "port": _INT}
-_REQUEST_ID = {"header": _TEXT, "incoming": _BOOL, "generator": _CALLABLE}
 
 
 def _build(
@@ -562,6 +559,119 @@ def cross_origin_guard(
     )
 
 
+def proxy_headers(global_conf: Mapping[str, object], **local_conf: str) -> ProxyHeaders:
+    """`ProxyHeaders`. ``trusted`` is required: the proxies' addresses and
+    networks, separated by spaces, commas or newlines."""
+    return _build(
+        "proxy_headers", ProxyHeaders, _PROXY_HEADERS, global_conf, local_conf
+    )
+
+
+def trusted_host(global_conf: Mapping[str, object], **local_conf: str) -> TrustedHost:
+    """`TrustedHost`. ``hosts`` is required."""
+    return _build("trusted_host", TrustedHost, _TRUSTED_HOST, global_conf, local_conf)
+
+
+def https_redirect(
+    global_conf: Mapping[str, object], **local_conf: str
+) -> HTTPSRedirect:
+    """`HTTPSRedirect`."""
+    return _build(
+        "https_redirect", HTTPSRedirect, _HTTPS_REDIRECT, global_conf, local_conf
+    )
+
+
+def request_id(global_conf: Mapping[str, object], **local_conf: str) -> RequestId:
+    """`RequestId`."""
+    return _build("request_id", RequestId, _REQUEST_ID, global_conf, local_conf)
+
+
+def static_files(global_conf: Mapping[str, object], **local_conf: str) -> StaticFiles:
+    """`StaticFiles`. ``directory`` must be absolute: ``%(here)s/static``
+    for a folder next to the .ini; ``max_age = none`` sends no Cache-Control
+    for names that are not content-hashed."""
+    return _build("static", StaticFiles, _STATIC, global_conf, local_conf)
+
+
+def conditional_get(
+    global_conf: Mapping[str, object], **local_conf: str
+) -> ConditionalGet:
+    """`ConditionalGet`."""
+    return _build("conditional", ConditionalGet, _CONDITIONAL, global_conf, local_conf)
+
+
+def urlmap(
+    loader: Any, global_conf: Mapping[str, object], **local_conf: str
+) -> Callable[..., Any]:
+    """A ``paste.composite_factory`` equivalent to Paste's ``urlmap``: each
+    key that starts with ``/`` mounts the app of that name there (a `Mount`
+    URL map, the longest prefix first); ``/`` names the app for every other
+    path, or ``not_found_app`` does; without either, other paths get a 404.
+    ``redirect_slash = true`` redirects ``/api`` to ``/api/``. PasteDeploy
+    lowercases option names, so a prefix is matched in lower case."""
+    mounts: dict[str, Any] = {}
+    fallback_name = None
+    options: dict[str, str] = {}
+    for key, value in local_conf.items():
+        if not isinstance(value, str):
+            raise TypeError(
+                f"egg:wsgimw#urlmap {key}: .ini values are str, got {type(value).__name__}"
+            )
+        if key.startswith("/") and key.strip("/"):
+            try:
+                prefix = check_prefix(key)
+            except ValueError as error:
+                raise ValueError(f"egg:wsgimw#urlmap {key}: {error}") from None
+            if prefix in mounts:
+                raise ValueError(f"egg:wsgimw#urlmap mounts two apps at {prefix!r}")
+            mounts[prefix] = value.strip()
+        elif key.startswith("/"):
+            fallback_name = value.strip()
+        elif key in ("not_found_app", "redirect_slash"):
+            options[key] = value
+        else:
+            raise ValueError(
+                f"egg:wsgimw#urlmap has no option {key!r}: write a path that "
+                "starts with '/' and the name of an app, or not_found_app, "
+                "or redirect_slash"
+            )
+    if "not_found_app" in options:
+        if fallback_name is not None:
+            raise ValueError(
+                "egg:wsgimw#urlmap: both '/' and not_found_app name the app for "
+                "other paths; keep one"
+            )
+        fallback_name = options["not_found_app"].strip()
+    if not mounts:
+        raise ValueError(
+            "egg:wsgimw#urlmap mounts nothing: add lines such as '/api = api'"
+        )
+    redirect = False
+    if "redirect_slash" in options:
+        try:
+            redirect = _boolean(options["redirect_slash"])
+        except ValueError as error:
+            raise ValueError(
+                f"egg:wsgimw#urlmap option redirect_slash: expected "
+                f"{_BOOL.expected}; {error}"
+            ) from None
+    apps = {
+        prefix: loader.get_app(name, global_conf=global_conf)
+        for prefix, name in mounts.items()
+    }
+    if fallback_name is None:
+        fallback = _not_found
+    else:
+        fallback = loader.get_app(fallback_name, global_conf=global_conf)
+    return Mount(apps, redirect_slash=redirect)(fallback)
+
+
+def _not_found(environ: Any, start_response: Any) -> list[bytes]:
+    from ._response import plain_response
+
+    return plain_response(environ, start_response, "404 Not Found", "not found\n")
+
+
 # -- scale-out: imported when used, as each needs its extra ------------------------
 
 _NUMBERS = _Form(
@@ -629,30 +739,3 @@ def metrics(global_conf: Mapping[str, object], **local_conf: str) -> Metrics:
     from .metrics import Metrics
 
     return _build("metrics", Metrics, _METRICS, global_conf, local_conf)
-
-
-def proxy_headers(global_conf: Mapping[str, object], **local_conf: str) -> ProxyHeaders:
-    """`ProxyHeaders`. ``trusted`` is required: the proxies' addresses and
-    networks, separated by spaces, commas or newlines."""
-    return _build(
-        "proxy_headers", ProxyHeaders, _PROXY_HEADERS, global_conf, local_conf
-    )
-
-
-def trusted_host(global_conf: Mapping[str, object], **local_conf: str) -> TrustedHost:
-    """`TrustedHost`. ``hosts`` is required."""
-    return _build("trusted_host", TrustedHost, _TRUSTED_HOST, global_conf, local_conf)
-
-
-def https_redirect(
-    global_conf: Mapping[str, object], **local_conf: str
-) -> HTTPSRedirect:
-    """`HTTPSRedirect`."""
-    return _build(
-        "https_redirect", HTTPSRedirect, _HTTPS_REDIRECT, global_conf, local_conf
-    )
-
-
-def request_id(global_conf: Mapping[str, object], **local_conf: str) -> RequestId:
-    """`RequestId`."""
-    return _build("request_id", RequestId, _REQUEST_ID, global_conf, local_conf)
