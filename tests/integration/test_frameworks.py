@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import gzip
 import importlib
 import importlib.util
@@ -569,6 +570,25 @@ def _errors_logged(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "wsgimw.errors"]
 
 
+@contextlib.contextmanager
+def added_to_the_default_controller(code: str) -> Iterator[None]:
+    """``code`` added to the copy's default controller for the block. web2py
+    recompiles a controller when its mtime changes: each version gets an
+    mtime of its own, a second apart, however fast the block runs."""
+    controller = (
+        web2py_folder() / "applications" / "demo" / "controllers" / "default.py"
+    )
+    source = controller.read_text(encoding="utf-8")
+    mtime = controller.stat().st_mtime_ns
+    controller.write_text(source + "\n\n" + code, encoding="utf-8")
+    os.utime(controller, ns=(mtime + 1_000_000_000, mtime + 1_000_000_000))
+    try:
+        yield
+    finally:
+        controller.write_text(source, encoding="utf-8")
+        os.utime(controller, ns=(mtime + 2_000_000_000, mtime + 2_000_000_000))
+
+
 @web2py_only
 def test_web2py_answers_errors_with_its_ticket_page(
     recipe: Recipe, caplog: pytest.LogCaptureFixture
@@ -646,24 +666,17 @@ def test_web2py_an_error_in_a_streamed_body_reaches_error_handler(
     leaves web2py. Raised before the first chunk, ErrorHandler answers with
     its own page."""
     caplog.set_level(logging.INFO)
-    # A page added to the copy's default controller for this test (routes.py
-    # knows the controllers that were there when web2py started).
-    controller = (
-        web2py_folder() / "applications" / "demo" / "controllers" / "default.py"
-    )
-    source = controller.read_text(encoding="utf-8")
-    controller.write_text(
-        source + "\n\ndef rows():\n"
+    # (routes.py knows the controllers that were there when web2py started:
+    # the page goes in the default controller.)
+    rows = (
+        "def rows():\n"
         "    def lines():\n"
         f"        raise RuntimeError({BOOM!r})\n"
         "        yield b''\n"
-        "    return lines()\n",
-        encoding="utf-8",
+        "    return lines()\n"
     )
-    try:
+    with added_to_the_default_controller(rows):
         result = call(recipe, "/rows")
-    finally:
-        controller.write_text(source, encoding="utf-8")
     assert (result.status, result.body) == ("500 Internal Server Error", ERROR_PAGE)
     errors = _errors_logged(caplog)
     assert len(errors) == 1
@@ -719,6 +732,19 @@ def test_web2py_has_no_way_around_basic_auth(recipe: Recipe, path: str) -> None:
     unprotected = call_app(module.web2py_app, path, REMOTE_ADDR="127.0.0.1")
     assert unprotected.body.startswith(b"Hello None: only users")
     assert call(recipe, path).status == "401 Unauthorized"
+
+
+@web2py_only
+def test_web2py_a_page_in_the_default_controller_escapes_protect(
+    recipe: Recipe,
+) -> None:
+    """Why the private page has a controller of its own: a ``private()`` in
+    the default controller answers at paths outside ``protect=["/private"]``."""
+    with added_to_the_default_controller('def private():\n    return "open"\n'):
+        for path in ("/private.html", "/default/private.json", "/demo/default/private"):
+            result = call(recipe, path)
+            assert (result.status, result.body) == ("200 OK", b"open")
+        assert call(recipe, "/private").status == "401 Unauthorized"
 
 
 #: What web2py creates in its folder as it starts and serves.
