@@ -21,6 +21,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from bench import apps, compression, e2e, memory, streams
+from bench.browser import CASES as BROWSER_CASES
 from bench.budgets import Budget
 from bench.cases import (
     BARE,
@@ -41,6 +42,8 @@ from bench.harness import (
     paired_ratio,
     summarise,
 )
+
+CASES = (*CASES, *BROWSER_CASES)  # issue 14's rows (bench.browser)
 
 # Full mode: about 80 s on this kind of machine (45 s of per-request rows,
 # 25 s of throughput, 8 s of memory cases). Fast mode: a smoke run, ~2 s.

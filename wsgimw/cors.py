@@ -47,6 +47,8 @@ _PREFLIGHT_VARY: Final = (
     "Access-Control-Request-Headers",
 )
 _SAFE_METHODS: Final = ("GET", "HEAD", "POST")
+#: Response headers that send a CORS response off the one-pass path.
+_SPECIAL: Final = frozenset({"vary", "access-control-allow-origin"})
 
 
 def _tokens(value: object, option: str, *, lower: bool) -> tuple[str, ...]:
@@ -320,7 +322,14 @@ class CORS:
             return status, merge_vary(headers, _ORIGIN_VARY)
 
         def adder(ours: Headers) -> _Hook:
+            fast = [*ours, ("Vary", ", ".join(vary))] if vary else ours
+
             def hook(status: str, headers: Headers) -> tuple[str, Headers]:
+                for name, _ in headers:
+                    if name.lower() in _SPECIAL:
+                        break
+                else:  # the common case: one pass, one new list
+                    return status, headers + fast
                 for name, _ in headers:
                     if name.lower() == "access-control-allow-origin":
                         break  # the app answered CORS itself

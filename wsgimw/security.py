@@ -231,15 +231,20 @@ def _adder(ours: tuple[tuple[str, str], ...]) -> _Hook:
     added = list(ours)
 
     def hook(status: str, headers: Headers) -> tuple[str, Headers]:
-        for name, _ in headers:
-            if name.lower() in names:
-                break
-        else:  # the common case: the app set none of them
-            return status, headers + added
-        present = {name.lower() for name, _ in headers}
-        return status, headers + [p for p in added if p[0].lower() not in present]
+        return status, _added(headers, names, added)
 
     return hook
+
+
+def _added(headers: Headers, names: frozenset[str], ours: Headers) -> Headers:
+    """``headers`` and those of ``ours`` (named ``names``) it lacks."""
+    for name, _ in headers:
+        if name.lower() in names:
+            break
+    else:  # the common case: the app set none of them
+        return headers + ours
+    present = {name.lower() for name, _ in headers}
+    return headers + [pair for pair in ours if pair[0].lower() not in present]
 
 
 class SecurityHeaders:
@@ -394,18 +399,32 @@ class SecurityHeaders:
         template, csp_name = self._csp_template, self._csp_name
         plain_hook = _adder(http)
         secure_hook = _adder(https)
+        if template is None:
 
-        def security_headers_app(
+            def security_headers_app(
+                environ: Environ, start_response: StartResponse
+            ) -> Iterable[bytes]:
+                if environ.get("wsgi.url_scheme") == "https":
+                    return app(
+                        environ, rewrite_start_response(start_response, secure_hook)
+                    )
+                return app(environ, rewrite_start_response(start_response, plain_hook))
+
+            return security_headers_app
+        names = frozenset(name.lower() for name, _ in (*https, (csp_name, "")))
+        token = secrets.token_urlsafe
+        policy: str = template
+
+        def nonce_app(
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
-            secure = environ.get("wsgi.url_scheme") == "https"
-            if template is None:
-                hook = secure_hook if secure else plain_hook
-            else:
-                nonce = secrets.token_urlsafe(18)
-                environ[NONCE_KEY] = nonce
-                ours = https if secure else http
-                hook = _adder((*ours, (csp_name, template.replace(_NONCE, nonce))))
+            environ[NONCE_KEY] = nonce = token(18)
+            ours = list(https if environ.get("wsgi.url_scheme") == "https" else http)
+            ours.append((csp_name, policy.replace(_NONCE, nonce)))
+
+            def hook(status: str, headers: Headers) -> tuple[str, Headers]:
+                return status, _added(headers, names, ours)
+
             return app(environ, rewrite_start_response(start_response, hook))
 
-        return security_headers_app
+        return nonce_app

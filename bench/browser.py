@@ -1,0 +1,108 @@
+"""Rows for the browser-security middleware (issue 14): SecurityHeaders
+beside the same header work written by hand, CORS and CrossOriginGuard
+against their DESIGN §6 reference speeds.
+
+Each layer here is its own small function on purpose (see `bench.apps`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bench.budgets import Budget
+from bench.cases import FRESH, NOT_ACTING, Case
+from wsgimw import CORS, CrossOriginGuard, SecurityHeaders
+from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
+
+ORIGIN = "https://app.example.com"
+
+# "Reads the headers and may add Vary: 1 µs."
+READS_HEADERS = Budget("extra <= 1 µs", max_extra_ns=1000)
+# "At most 1.2x" the hand-written layer: peer/this >= 1/1.2.
+HAND_HEADERS = Budget("<= 1.2x hand-written", min_ratio=1 / 1.2)
+
+SECURITY = SecurityHeaders()
+#: What SecurityHeaders() sends on http, as the hand-written layer sends it.
+SAME_HEADERS = SECURITY.headers
+NONCE = SecurityHeaders(content_security_policy="script-src 'nonce-{nonce}'")
+API_CORS = CORS(origins=[ORIGIN], allow_credentials=True)
+GUARD = CrossOriginGuard()
+
+
+def security_headers(app: WSGIApp) -> WSGIApp:
+    return SECURITY(app)
+
+
+def security_nonce(app: WSGIApp) -> WSGIApp:
+    return NONCE(app)
+
+
+def hand_headers(app: WSGIApp) -> WSGIApp:
+    """Django's SecurityMiddleware and XFrameOptionsMiddleware header work,
+    as a WSGI layer written by hand: add each header the app did not set."""
+    ours = list(SAME_HEADERS)
+
+    def layer(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        def start(
+            status: str, headers: Headers, exc_info: ExcInfo | None = None
+        ) -> Write:
+            present = {name.lower() for name, _ in headers}
+            headers = headers + [h for h in ours if h[0].lower() not in present]
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return layer
+
+
+def cors(app: WSGIApp) -> WSGIApp:
+    return API_CORS(app)
+
+
+def cors_request(app: WSGIApp) -> WSGIApp:
+    """CORS on a request from an allowed origin: the layer outside only puts
+    the Origin header in the request's copy of the environ."""
+    inner = API_CORS(app)
+
+    def from_origin(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        environ["HTTP_ORIGIN"] = ORIGIN
+        return inner(environ, start_response)
+
+    return from_origin
+
+
+def guard(app: WSGIApp) -> WSGIApp:
+    return GUARD(app)
+
+
+CASES: tuple[Case, ...] = (
+    Case(
+        "security_headers",
+        "SecurityHeaders() (5 headers)",
+        security_headers,
+        "security_hand",
+        HAND_HEADERS,
+        section="Browser security (issue 14); extra ns over the bare app",
+    ),
+    Case(
+        "security_hand",
+        "same headers added by hand (Django-like)",
+        hand_headers,
+        short="by hand",
+    ),
+    Case("security_nonce", "SecurityHeaders, CSP with a nonce", security_nonce),
+    Case("cors_no_origin", "CORS, request without Origin", cors, None, NOT_ACTING),
+    Case(
+        "cors_simple",
+        "CORS, allowed origin (headers + Vary)",
+        cors_request,
+        None,
+        READS_HEADERS,
+        environ=FRESH,
+    ),
+    Case("guard_get", "CrossOriginGuard, GET", guard, None, NOT_ACTING),
+)
+
+__all__ = ["CASES"]
