@@ -106,6 +106,7 @@ docs-serve: $(DOCS_STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(BIN)/python -m bench.scaleout $(filter --fast,$(BENCH_ARGS))
 
 clean:
 	rm -rf $(VENV) $(DIST_VENV) $(DOCS_VENV) site dist build .coverage .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from opentelemetry.trace import SpanKind, StatusCode
 
 from recipes.scaleout import wsgi
-from recipes.scaleout.tracing import Tracing, trace_request_id
+from recipes.scaleout.tracing import Tracing, _demo, trace_request_id
+from wsgimw import RequestId, compose
 from wsgimw.testing import FAULTS, Fault, Lint, call_app, check_fault
 from wsgimw.types import Environ, StartResponse
 
@@ -228,3 +229,36 @@ def test_the_app_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     app = wsgi.from_environment()
     assert call_app(app, "/").status_code == 503  # nothing listens there
     assert call_app(app, "/metrics", REMOTE_ADDR="10.0.0.1").status_code == 200
+
+
+def test_request_id_takes_the_trace_id(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    seen: list[str] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        seen.append(environ["wsgimw.request_id"])
+        start_response("200 OK", [("Content-Length", "0")])
+        return []
+
+    stack = compose(
+        Tracing(tracer_provider=provider),
+        RequestId(incoming=False, generator=trace_request_id),
+    )(app)
+    result = call_app(
+        stack, make_request(traceparent=TRACEPARENT, **{"X-Request-ID": "client-id"})
+    )
+    assert result.header("X-Request-ID") == TRACE_ID
+    assert seen == [TRACE_ID]
+    fresh = call_app(stack, "/")
+    span_ids = {
+        format(s.context.trace_id, "032x") for s in exporter.get_finished_spans()
+    }
+    assert fresh.header("X-Request-ID") in span_ids
+
+
+def test_the_demo_shows_the_trace_id(provider: TracerProvider) -> None:
+    result = call_app(
+        Tracing(tracer_provider=provider)(_demo), make_request(traceparent=TRACEPARENT)
+    )
+    assert result.body == f"trace {TRACE_ID}\n".encode()
