@@ -64,6 +64,7 @@ SAME_ORIGIN_FORM = b"""<!doctype html>
 <form method="post" action="/transfer">
   <input name="amount" value="10"><button id="send">Send</button>
 </form>
+<form method="post" action="/echo"><button id="probe">Probe</button></form>
 """
 
 

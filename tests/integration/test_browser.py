@@ -10,6 +10,7 @@ Origins: the API is http://127.0.0.1:P1; the page is http://127.0.0.1:P2
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -161,15 +162,21 @@ def test_what_chromium_sends_on_a_form_post(
     same-site (ports do not make sites). The page's Referrer-Policy
     (same-origin, the SecurityHeaders default) makes Chromium send
     ``Origin: null`` on a form post to another origin."""
-    _, page_port = site
+    server, page_port = site
     seen = {}
-    for host in ("localhost", "127.0.0.1"):
-        browser.get(f"http://{host}:{page_port}/")
+    for page in (
+        f"http://localhost:{page_port}/",
+        f"http://127.0.0.1:{page_port}/",
+        f"{server.url}/form",
+    ):
+        browser.get(page)
         browser.find_element(By.ID, "probe").click()
-        seen[host] = wait_for_text(browser, "sec_fetch_site")
-    assert '"sec_fetch_site": "cross-site"' in seen["localhost"]
-    assert '"sec_fetch_site": "same-site"' in seen["127.0.0.1"]
-    assert '"origin": "null"' in seen["localhost"]
+        seen[page] = json.loads(wait_for_text(browser, "sec_fetch_site"))
+    assert list(seen.values()) == [
+        {"sec_fetch_site": "cross-site", "origin": "null"},
+        {"sec_fetch_site": "same-site", "origin": "null"},
+        {"sec_fetch_site": "same-origin", "origin": server.url},
+    ]
 
 
 def test_a_cross_site_form_post_is_refused(
