@@ -209,6 +209,8 @@ def test_origin_regex_must_match_the_whole_origin() -> None:
     loose = CORS(origin_regex=re.compile(r".*"))
     assert loose.allows("https://anything.test")
     assert not loose.allows("https://a.test\r\nSet-Cookie: x=1")
+    # Nor can a huge Origin reach the regex.
+    assert not loose.allows("https://" + "a" * 300 + ".test")
     assert "origin_regex='.*'" in repr(loose)
 
 
@@ -399,7 +401,9 @@ def test_hostile_preflights_get_204_or_403_and_never_reach_the_app(
 ) -> None:
     app = App()
     extra = {"Access-Control-Request-Private-Network": private} if private else {}
-    result = preflight(API, method, asked, origin=origin, app=app, HOST=host, **extra)
+    result = preflight(
+        API, method, asked, origin=origin, app=app, HTTP_HOST=host, **extra
+    )
     assert app.calls == 0
     allowed = API.allows(origin)
     if result.status == "204 No Content":

@@ -47,6 +47,9 @@ _PREFLIGHT_VARY: Final = (
     "Access-Control-Request-Headers",
 )
 _SAFE_METHODS: Final = ("GET", "HEAD", "POST")
+#: Longer Origin values never reach a pattern or origin_regex: a scheme,
+#: a 253-character host name and a port fit well within it.
+_LONGEST_ORIGIN: Final = 300
 #: Response headers that send a CORS response off the one-pass path.
 _SPECIAL: Final = frozenset({"vary", "access-control-allow-origin"})
 
@@ -252,7 +255,11 @@ class CORS:
         """Whether ``origin`` (an Origin header's value) is allowed."""
         if self._any or origin in self._exact:
             return True
-        if not (self._wildcards or self._regex is not None) or not ORIGIN.match(origin):
+        if (
+            not (self._wildcards or self._regex is not None)
+            or len(origin) > _LONGEST_ORIGIN
+            or not ORIGIN.match(origin)
+        ):
             return False
         for start, end in self._wildcards:
             if origin.startswith(start) and origin.endswith(end):
