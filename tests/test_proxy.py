@@ -275,6 +275,7 @@ def test_host_with_its_own_port_and_ipv6() -> None:
         ("X_FORWARDED_HOST", "evil.com/path", "HTTP_HOST", "127.0.0.1"),
         ("X_FORWARDED_HOST", "a b", "HTTP_HOST", "127.0.0.1"),
         ("X_FORWARDED_HOST", "[::zz]", "HTTP_HOST", "127.0.0.1"),
+        ("X_FORWARDED_HOST", "[1::2::3]", "HTTP_HOST", "127.0.0.1"),
         ("X_FORWARDED_HOST", "example.com:70000", "HTTP_HOST", "127.0.0.1"),
         ("X_FORWARDED_PORT", "http", "SERVER_PORT", "80"),
         ("X_FORWARDED_PORT", "0", "SERVER_PORT", "80"),
@@ -326,6 +327,8 @@ def test_many_peers_keep_the_cache_bounded() -> None:
         ('for="_gazonk"', "_gazonk"),
         ('for="192.0.2.60:_port"', "192.0.2.60"),
         ('for="[::ffff:1.2.3.4]"', "1.2.3.4"),
+        # Every hop trusted: the leftmost.
+        ("for=10.0.0.1, for=10.0.0.2", "10.0.0.1"),
         # A client's garbage left of a well-formed hop is never read.
         ("for=;;;, for=192.0.2.60", "192.0.2.60"),
         ('for=x"y, for=192.0.2.60', "192.0.2.60"),
@@ -357,6 +360,8 @@ def test_forwarded_client(header: str, client: str) -> None:
         'for="1.2.3.4:99999"',
         'for="[::1]:x"',
         'for="[::1]x"',
+        'for="[::g]"',
+        'for="[::1]:0"',
         "for=host.example",
     ],
 )
@@ -525,3 +530,50 @@ def app_factory(global_conf: dict[str, str], **local_conf: str) -> Any:
         return [environ["REMOTE_ADDR"].encode()]
 
     return app
+
+
+def test_scheme_without_a_usable_host() -> None:
+    app = Seen()
+    environ = make_environ("/", REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_PROTO="https")
+    del environ["HTTP_HOST"]
+    call_app(XFF(app), environ)
+    assert app.environ["wsgi.url_scheme"] == "https"
+    assert app.environ["SERVER_PORT"] == "443"
+    assert "HTTP_HOST" not in app.environ
+
+
+def test_entry_and_host_caches_are_bounded() -> None:
+    from wsgimw import proxy
+
+    middleware = ProxyHeaders(trusted=["10.0.0.0/8"])
+    app = middleware(Seen())
+    for n in range(4200):
+        environ = make_environ(
+            "/",
+            REMOTE_ADDR=PROXY,
+            HTTP_X_FORWARDED_FOR=f"192.0.{n // 256}.{n % 256}",
+            HTTP_X_FORWARDED_HOST=f"h{n}.example",
+        )
+        call_app(app, environ)
+    assert len(middleware._entries) <= 4096
+    assert len(proxy._HOSTS) <= 4096
+    # Values longer than any address or host are never kept.
+    long_entry = "1" * 100
+    long_host = "a" * 300
+    environ = seen_through(
+        middleware, X_FORWARDED_FOR=long_entry, X_FORWARDED_HOST=long_host
+    )
+    assert environ["REMOTE_ADDR"] == PROXY
+    assert long_entry not in middleware._entries
+    environ = seen_through(
+        middleware, X_FORWARDED_FOR="1.2.3.4", X_FORWARDED_HOST=long_host
+    )
+    assert environ["HTTP_HOST"] == "127.0.0.1"
+    assert long_host not in proxy._HOSTS
+
+
+def test_long_headers_are_read_but_not_cached() -> None:
+    header = "for=192.0.2.1" + ", for=10.0.0.1" * 60
+    middleware = ProxyHeaders(trusted=["10.0.0.0/8"], headers="forwarded")
+    assert seen_through(middleware, FORWARDED=header)["REMOTE_ADDR"] == "192.0.2.1"
+    assert header not in middleware._hops

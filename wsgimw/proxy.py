@@ -18,7 +18,7 @@ import ipaddress
 import logging
 import re
 from collections.abc import Iterable
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 from urllib.parse import unquote_to_bytes
 
 from .types import Environ, StartResponse, WSGIApp
@@ -30,17 +30,7 @@ logger = logging.getLogger("wsgimw.proxy")
 #: Where `ProxyHeaders` keeps the values it replaced.
 ORIGINAL_KEY: Final = "wsgimw.proxy.original"
 
-#: The environ keys ProxyHeaders may change; their originals are kept.
-_CHANGED: Final = (
-    "REMOTE_ADDR",
-    "REMOTE_PORT",
-    "wsgi.url_scheme",
-    "HTTP_HOST",
-    "SERVER_NAME",
-    "SERVER_PORT",
-    "SCRIPT_NAME",
-)
-
+_T = TypeVar("_T")
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -194,18 +184,10 @@ def _parse_element(element: str) -> dict[str, str] | None:
         position += 1
 
 
-class _Hop:
-    """What one proxy said about the hop before it."""
-
-    __slots__ = ("host", "node", "port", "prefix", "proto", "remote_port")
-
-    def __init__(self, node: str) -> None:
-        self.node = node
-        self.remote_port: str | None = None
-        self.proto: str | None = None
-        self.host: str | None = None
-        self.port: str | None = None
-        self.prefix: str | None = None
+#: What one proxy said about the hop before it: the client's address (""
+#: when the header named none), its port, and the scheme, host, port and
+#: prefix the client used.
+_Hop = tuple[str, str | None, str | None, str | None, str | None, str | None]
 
 
 def _node(text: str) -> tuple[_Address | None, str, str | None] | None:
@@ -244,11 +226,11 @@ def _node(text: str) -> tuple[_Address | None, str, str | None] | None:
     if _OBFUSCATED.match(name):
         return None, name, port
     try:
+        # No ':' is left in the name: only an IPv4 address can parse (an
+        # IPv6 one must be quoted and in brackets).
         address = ipaddress.ip_address(name)
     except ValueError:
         return None
-    if not isinstance(address, ipaddress.IPv4Address):
-        return None  # an IPv6 address must be quoted and in brackets
     return address, name, port
 
 
@@ -274,7 +256,16 @@ class ProxyHeaders:
             ``host=``). Only the kind chosen is read.
     """
 
-    __slots__ = ("_addresses", "_cache", "_forwarded", "_networks", "_shown")
+    __slots__ = (
+        "_addresses",
+        "_cache",
+        "_clients",
+        "_entries",
+        "_forwarded",
+        "_hops",
+        "_networks",
+        "_shown",
+    )
 
     def __init__(
         self,
@@ -312,6 +303,12 @@ class ProxyHeaders:
         )
         # REMOTE_ADDR -> trusted?, bounded: the peers of one server are few.
         self._cache: dict[str, bool] = {}
+        # X-Forwarded-For entry -> (address text or None, trusted?), bounded.
+        self._entries: dict[str, tuple[str | None, bool]] = {}
+        # Whole header values -> what they say, bounded: a client sends the
+        # same header on every request, and a proxy appends the same address.
+        self._clients: dict[str, tuple[str | None, int]] = {}
+        self._hops: dict[str, _Hop | None] = {}
 
     def __repr__(self) -> str:
         trusted, headers = self._shown
@@ -324,14 +321,36 @@ class ProxyHeaders:
         return any(address in network for network in self._networks)
 
     def _peer_trusted(self, remote: str) -> bool:
-        verdict = self._cache.get(remote)
-        if verdict is None:
-            verdict = remote in self._addresses or self._trusted(_address(remote))
-            cache = self._cache
-            if len(cache) >= _CACHE_SIZE:
-                cache.clear()
-            cache[remote] = verdict
+        """Whether a peer not in the cache is trusted; now cached."""
+        verdict = remote in self._addresses or self._trusted(_address(remote))
+        cache = self._cache
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[remote] = verdict
         return verdict
+
+    def _classify(self, text: str) -> tuple[str | None, bool]:
+        """An X-Forwarded-For entry as (the address as text, or None when it
+        is not one; whether it is trusted), cached: the same clients and
+        proxies come back again and again."""
+        found = self._entries.get(text)
+        if found is None:
+            address = _address(text)
+            found = (
+                (None, False)
+                if address is None
+                else (
+                    str(address),
+                    self._trusted(address),
+                )
+            )
+            entries = self._entries
+            if len(entries) >= _CACHE_SIZE or len(text) > 64:
+                if len(text) > 64:  # no address is that long: never kept
+                    return found
+                entries.clear()
+            entries[text] = found
+        return found
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
         if not callable(app):
@@ -366,36 +385,42 @@ class ProxyHeaders:
         prefix = get("HTTP_X_FORWARDED_PREFIX")
         if not (header or proto or host or port or prefix):
             return None
+        node: str | None = ""
+        right = 0  # entries after the client's
         if header:
-            entries = [entry.strip() for entry in str(header).split(",")]
-            chosen = self._rightmost_untrusted([_address(entry) for entry in entries])
-            if chosen is None:
-                logger.debug("ignored a malformed X-Forwarded-For header")
+            client = self._clients.get(header)
+            if client is None:
+                client = self._client(str(header))
+            node, right = client
+            if node is None:
                 return None
-            index, node = chosen
-            right = len(entries) - 1 - index  # entries after the client's
-            found = _Hop(node)
-        else:
-            right = 0
-            found = _Hop("")
-        found.proto = _pick(proto, right)
-        found.host = _pick(host, right)
-        found.port = _pick(port, right)
-        found.prefix = _pick(prefix, right)
-        return found
+        return (
+            node or "",
+            None,
+            _pick(proto, right),
+            _pick(host, right),
+            _pick(port, right),
+            _pick(prefix, right),
+        )
 
-    def _rightmost_untrusted(
-        self, hops: list[_Address | None]
-    ) -> tuple[int, str] | None:
-        """The index and address of the client among ``hops``, walking from
-        the right; None when a hop read is malformed."""
-        for index in range(len(hops) - 1, -1, -1):
-            address = hops[index]
-            if address is None:
-                return None
-            if not self._trusted(address):
-                return index, str(address)
-        return 0, str(hops[0])
+    def _client(self, header: str) -> tuple[str | None, int]:
+        """The client's address in X-Forwarded-For and the number of entries
+        after it; (None, 0) when an entry read is malformed. Cached for
+        headers no longer than _CACHED_HEADER."""
+        classify = self._classify
+        entries = header.split(",")
+        index = len(entries) - 1
+        while True:
+            node, trusted = classify(entries[index].strip())
+            if node is None:
+                logger.debug("ignored a malformed X-Forwarded-For header")
+                break
+            if not trusted or index == 0:
+                break  # the client: untrusted, or the leftmost
+            index -= 1
+        found = (node, len(entries) - 1 - index)
+        _keep(self._clients, header, found)
+        return found
 
     # -- Forwarded (RFC 7239) ---------------------------------------------------
 
@@ -403,7 +428,15 @@ class ProxyHeaders:
         header = environ.get("HTTP_FORWARDED")
         if not header:
             return None
-        elements = _split_elements(str(header))
+        hops = self._hops
+        if header in hops:
+            return hops[header]
+        found = self._parse_forwarded(str(header))
+        _keep(hops, header, found)
+        return found
+
+    def _parse_forwarded(self, header: str) -> _Hop | None:
+        elements = _split_elements(header)
         # Walk from the right; only the elements read must be well formed.
         chosen: tuple[dict[str, str], str, str | None] | None = None
         for element in reversed(elements):
@@ -418,11 +451,19 @@ class ProxyHeaders:
                 break
         assert chosen is not None  # there is at least one element
         params, text, port = chosen
-        found = _Hop(text)
-        found.remote_port = port
-        found.proto = params.get("proto")
-        found.host = params.get("host")
-        return found
+        return (text, port, params.get("proto"), params.get("host"), None, None)
+
+
+#: The longest header value whose reading is cached.
+_CACHED_HEADER: Final = 512
+
+
+def _keep(cache: dict[str, _T], key: str, value: _T) -> None:
+    """Keep ``value`` in a bounded cache, unless ``key`` is long."""
+    if len(key) <= _CACHED_HEADER:
+        if len(cache) >= _CACHE_SIZE:
+            cache.clear()
+        cache[key] = value
 
 
 def _pick(value: object, right: int) -> str | None:
@@ -430,69 +471,36 @@ def _pick(value: object, right: int) -> str | None:
     it, counting from the right; a shorter list gives its leftmost value."""
     if not value:
         return None
-    values = str(value).split(",")
+    text = str(value)
+    if "," not in text:
+        return text.strip() or None
+    values = text.split(",")
     index = max(len(values) - 1 - right, 0)
     return values[index].strip() or None
 
 
-def _apply(environ: Environ, hop: _Hop) -> None:
-    """Set the environ from ``hop``, keeping the originals."""
-    original = {key: environ[key] for key in _CHANGED if key in environ}
-    environ[ORIGINAL_KEY] = original
-    if hop.node:
-        environ["REMOTE_ADDR"] = hop.node
-        if hop.remote_port is not None:
-            environ["REMOTE_PORT"] = hop.remote_port
-    scheme = environ.get("wsgi.url_scheme", "http")
-    changed = False
-    if hop.proto is not None:
-        proto = hop.proto.lower()
-        if proto in _DEFAULT_PORT:
-            scheme = environ["wsgi.url_scheme"] = proto
-            changed = True
-        else:
-            logger.debug("ignored a forwarded scheme that is not http or https")
-    name = port = None
-    if hop.host is not None:
-        match = _HOST.match(hop.host)
-        if match is not None and _valid_host(match.group("name"), match.group("port")):
+_HOSTS: dict[str, tuple[str, str | None] | None] = {}
+
+
+def _host_parts(host: str) -> tuple[str, str | None] | None:
+    """A host value as (name, port or None), or None when malformed; cached
+    (bounded): a site has few names."""
+    found = _HOSTS.get(host, False)
+    if found is False:
+        match = _HOST.match(host)
+        found = None
+        if match is not None:
             name, port = match.group("name"), match.group("port")
-        else:
-            logger.debug("ignored a malformed forwarded host")
-    if hop.port is not None:
-        if _port_ok(hop.port):
-            port = port or hop.port
-        else:
-            logger.debug("ignored a malformed X-Forwarded-Port")
-    if name is not None or port is not None:
-        if name is None:
-            name = _host_name(str(environ.get("HTTP_HOST") or "")) or environ.get(
-                "SERVER_NAME", ""
-            )
-        default = _DEFAULT_PORT.get(scheme)
-        shown = name if port is None or port == default else f"{name}:{port}"
-        environ["HTTP_HOST"] = shown
-        changed = True
-    if changed:
-        _server_name_and_port(environ, scheme)
-    if hop.prefix is not None:
-        prefix = hop.prefix
-        if (
-            _PREFIX.match(prefix)
-            and "/../" not in prefix + "/"
-            and "/./" not in prefix + "/"
-        ):
-            raw = unquote_to_bytes(prefix.rstrip("/"))
-            environ["SCRIPT_NAME"] = raw.decode("latin-1") + environ.get(
-                "SCRIPT_NAME", ""
-            )
-        else:
-            logger.debug("ignored a malformed X-Forwarded-Prefix")
+            if (port is None or _port_ok(port)) and _valid_name(name):
+                found = (name, port)
+        if len(host) <= 260:
+            if len(_HOSTS) >= _CACHE_SIZE:
+                _HOSTS.clear()
+            _HOSTS[host] = found
+    return found  # type: ignore[return-value]
 
 
-def _valid_host(name: str, port: str | None) -> bool:
-    if port is not None and not 0 < int(port) < 65536:
-        return False
+def _valid_name(name: str) -> bool:
     if name.startswith("["):
         try:
             ipaddress.IPv6Address(name[1:-1])
@@ -501,18 +509,59 @@ def _valid_host(name: str, port: str | None) -> bool:
     return True
 
 
-def _host_name(host: str) -> str:
-    """The name part of a Host value (brackets kept for IPv6)."""
-    match = _HOST.match(host)
-    return "" if match is None else match.group("name")
-
-
-def _server_name_and_port(environ: Environ, scheme: str) -> None:
-    """SERVER_NAME and SERVER_PORT from the Host now in the environ."""
+def _apply(environ: Environ, hop: _Hop) -> None:
+    """Set the environ from ``hop``, keeping the originals."""
+    node, remote_port, proto, host, port, prefix = hop
+    changes: dict[str, str] = {}
+    if node:
+        changes["REMOTE_ADDR"] = node
+        if remote_port is not None:
+            changes["REMOTE_PORT"] = remote_port
+    scheme = environ.get("wsgi.url_scheme", "http")
+    recompute = False
+    if proto is not None:
+        proto = proto.lower()
+        if proto == "https" or proto == "http":
+            scheme = changes["wsgi.url_scheme"] = proto
+            recompute = True
+        else:
+            logger.debug("ignored a forwarded scheme that is not http or https")
+    name = given_port = None
+    if host is not None:
+        parts = _host_parts(host)
+        if parts is None:
+            logger.debug("ignored a malformed forwarded host")
+        else:
+            name, given_port = parts
+    if port is not None:
+        if _port_ok(port):
+            given_port = given_port or port
+        else:
+            logger.debug("ignored a malformed X-Forwarded-Port")
     default = _DEFAULT_PORT.get(scheme, "80")
-    match = _HOST.match(str(environ.get("HTTP_HOST") or ""))
-    if match is None:
-        environ["SERVER_PORT"] = default
-        return
-    environ["SERVER_NAME"] = match.group("name")
-    environ["SERVER_PORT"] = match.group("port") or default
+    if name is not None or given_port is not None:
+        if name is None:
+            current = _host_parts(str(environ.get("HTTP_HOST") or ""))
+            name = current[0] if current else str(environ.get("SERVER_NAME", ""))
+        changes["HTTP_HOST"] = (
+            name
+            if given_port is None or given_port == default
+            else f"{name}:{given_port}"
+        )
+        changes["SERVER_NAME"] = name
+        changes["SERVER_PORT"] = given_port or default
+    elif recompute:
+        current = _host_parts(str(environ.get("HTTP_HOST") or ""))
+        if current is not None:
+            changes["SERVER_NAME"] = current[0]
+        changes["SERVER_PORT"] = (current and current[1]) or default
+    if prefix is not None:
+        if _PREFIX.match(prefix) and "/.." not in prefix and "/./" not in prefix + "/":
+            raw = unquote_to_bytes(prefix.rstrip("/"))
+            changes["SCRIPT_NAME"] = raw.decode("latin-1") + environ.get(
+                "SCRIPT_NAME", ""
+            )
+        else:
+            logger.debug("ignored a malformed X-Forwarded-Prefix")
+    environ[ORIGINAL_KEY] = {key: environ[key] for key in changes if key in environ}
+    environ.update(changes)
