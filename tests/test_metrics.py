@@ -154,6 +154,17 @@ def test_an_app_that_raises_counts_as_500_and_leaves_flight(
     assert sample(registry, "http_requests_in_progress", method="GET") == 0
 
 
+def test_an_app_that_raises_after_starting_counts_as_500(
+    registry: CollectorRegistry,
+) -> None:
+    check_fault(Metrics(registry=registry), "raise-after-start")
+    check_fault(Metrics(registry=registry), "raise-mid-stream")
+    total = "http_requests_total"
+    assert sample(registry, total, method="GET", status="500") == 1
+    # Mid-stream, the 200 had gone out with part of the body.
+    assert sample(registry, total, method="GET", status="200") == 1
+
+
 def test_unknown_methods_share_one_label(registry: CollectorRegistry) -> None:
     metrics = Metrics(registry=registry)
     for method in ("BREW", "PROPFIND", "X" * 200):

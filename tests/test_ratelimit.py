@@ -375,6 +375,37 @@ def test_any_storage_error_is_caught_and_logged_safely(
     assert "\\x1b" in message
 
 
+class StatsBroken(limits.storage.MemoryStorage):
+    """Counts, but cannot say how much is left."""
+
+    def get_expiry(self, key: str) -> float:
+        raise ConnectionError("stats unavailable")
+
+
+def test_refused_when_the_window_cannot_be_read(
+    warnings_logged: list[logging.LogRecord],
+) -> None:
+    limit = RateLimit("1/minute", storage=StatsBroken(), fail_open=False)
+    assert run(limit).status_code == 200
+    refused = run(limit)
+    assert refused.status_code == 429
+    assert refused.header("Retry-After") == "60"
+    assert refused.header("RateLimit-Remaining") == "0"
+    assert "wait a whole window" in warnings_logged[0].getMessage()
+
+
+def test_allowed_without_headers_when_the_window_cannot_be_read(
+    warnings_logged: list[logging.LogRecord],
+) -> None:
+    app = App()
+    limit = RateLimit("5/minute", storage=StatsBroken(), headers=True, fail_open=False)
+    result = run(limit, app)
+    assert result.status_code == 200  # counted and allowed: not a 503
+    assert result.header("RateLimit-Limit") is None
+    assert app.calls == 1
+    assert "without RateLimit headers" in warnings_logged[0].getMessage()
+
+
 # -- the contract ---------------------------------------------------------------------
 
 

@@ -319,7 +319,11 @@ class Metrics:
         method = response._method
         families = self._families
         self._gauges[method].dec()
-        status = response.status[:3] if response.status else "500"
+        if response.failed and not response.sent:
+            # Nothing of the body went out: the server answers 500 itself.
+            status = "500"
+        else:
+            status = response.status[:3] if response.status else "500"
         if self._route is None:
             labels: tuple[str, ...] = (method, status)
         else:

@@ -403,7 +403,7 @@ class RateLimit:
             "/." in path or "//" in path or "\\" in path
         )
 
-    def _storage_failed(self, error: Exception) -> None:
+    def _storage_failed(self, error: Exception, consequence: str = "") -> None:
         now = time.monotonic()
         with self._lock:
             if now - self._last_warning < self._log_interval:
@@ -414,7 +414,8 @@ class RateLimit:
             type(self._storage).__name__,
             type(error).__name__,
             _safe(str(error)),
-            "requests pass unlimited" if self._fail_open else "requests get 503",
+            consequence
+            or ("requests pass unlimited" if self._fail_open else "requests get 503"),
         )
 
     def _headers_for(
@@ -428,14 +429,21 @@ class RateLimit:
             ("RateLimit-Policy", self._policy[id(item)]),
         ]
 
-    def _tightest(self, identity: str) -> Headers:
-        """The headers of the limit with the fewest requests left."""
+    def _tightest(self, identity: str) -> Headers | None:
+        """The headers of the limit with the fewest requests left (None when
+        the storage cannot say: the request was allowed all the same)."""
         now = time.time()
         best: tuple[limits.RateLimitItem, limits.WindowStats] | None = None
-        for item in self._limits:
-            stats = self._limiter.get_window_stats(item, self._scope, identity)
-            if best is None or stats.remaining < best[1].remaining:
-                best = item, stats
+        try:
+            for item in self._limits:
+                stats = self._limiter.get_window_stats(item, self._scope, identity)
+                if best is None or stats.remaining < best[1].remaining:
+                    best = item, stats
+        except Exception as error:
+            self._storage_failed(
+                error, "allowed responses go without RateLimit headers"
+            )
+            return None
         assert best is not None  # parse_many returns at least one
         return self._headers_for(*best, now)
 
@@ -468,17 +476,12 @@ class RateLimit:
                     return app(environ, start_response)
             else:
                 cost = fixed_cost
-            added: Headers | None = None
             try:
                 refused = None
                 for item in items:
                     if not limiter.hit(item, scope, identity, cost=cost):
                         refused = item
                         break
-                if refused is not None:
-                    stats = limiter.get_window_stats(refused, scope, identity)
-                elif with_headers:
-                    added = self._tightest(identity)
             except Exception as error:  # the storage failed: never a 500
                 self._storage_failed(error)
                 if self._fail_open:
@@ -491,7 +494,8 @@ class RateLimit:
                     [("Retry-After", "1")],
                 )
             if refused is not None:
-                return self._refuse(environ, start_response, refused, stats)
+                return self._refuse(environ, start_response, refused, identity)
+            added = self._tightest(identity) if with_headers else None
             if added is None:
                 return app(environ, start_response)
             extra = added
@@ -511,9 +515,16 @@ class RateLimit:
         environ: Environ,
         start_response: StartResponse,
         item: limits.RateLimitItem,
-        stats: limits.WindowStats,
+        identity: str,
     ) -> list[bytes]:
         now = time.time()
+        try:
+            stats = self._limiter.get_window_stats(item, self._scope, identity)
+        except Exception as error:  # refused all the same: assume a whole window
+            self._storage_failed(
+                error, "refused requests are told to wait a whole window"
+            )
+            stats = limits.WindowStats(now + item.get_expiry(), 0)
         headers = self._headers_for(item, stats, now)
         retry = max(1, math.ceil(stats.reset_time - now))
         return plain_response(
