@@ -220,6 +220,7 @@ def test_if_match_and_if_unmodified_since_give_412(site: Path) -> None:
     old = "Thu, 01 Jan 1970 00:00:00 GMT"
     assert get(site, path, {"If-Unmodified-Since": old}).status[:3] == "412"
     assert get(site, path, {"If-Unmodified-Since": modified}).status[:3] == "200"
+    assert get(site, path, {"If-Unmodified-Since": "garbage"}).status[:3] == "200"
     head = get(site, path, {"If-Match": '"other"'}, method="HEAD")
     assert (head.status[:3], head.body) == ("412", b"")
 
