@@ -42,8 +42,10 @@ from bench.harness import (
     paired_ratio,
     summarise,
 )
+from bench.serving import CASES as SERVING_CASES
 
 CASES = (*CASES, *BROWSER_CASES)  # issue 14's rows (bench.browser)
+CASES = (*CASES, *SERVING_CASES)  # issue 15's rows (bench.serving)
 
 # Full mode: about 80 s on this kind of machine (45 s of per-request rows,
 # 25 s of throughput, 8 s of memory cases). Fast mode: a smoke run, ~2 s.
