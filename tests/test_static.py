@@ -1051,3 +1051,27 @@ def test_a_file_that_changed_and_went_is_a_miss(
     (site / "data.bin").write_bytes(b"new")
     monkeypatch.setattr(StaticFiles, "_look", lambda self, relative: None)
     assert serve(app, "/static/data.bin").body == b"app: /static/data.bin"
+
+
+def test_whitenoise_refuses_one_byte_ranges_that_we_serve(site: Path) -> None:
+    # WhiteNoise #711 (open, in 6.12.0): "bytes=0-0" and "bytes=-1" are legal
+    # one-byte ranges (MP4 probes), yet get 416.
+    from whitenoise import WhiteNoise
+
+    (site / "outdir").unlink()  # WhiteNoise follows this link round and round
+    peer = WhiteNoise(fallback, root=str(site), prefix="/static/")
+    for value, byte in (("bytes=0-0", TEXT[:1]), ("bytes=-1", TEXT[-1:])):
+        theirs = call_app(peer, "/static/data.bin", headers={"Range": value})
+        assert theirs.status_code == 416
+        ours = get(site, "/static/data.bin", {"Range": value})
+        assert (ours.status_code, ours.body) == (206, byte)
+
+
+@pytest.mark.parametrize("autorefresh", [False, True])
+def test_a_name_too_long_for_the_file_system_is_a_miss(
+    site: Path, autorefresh: bool
+) -> None:
+    # WhiteNoise #110: with autorefresh, ENAMETOOLONG was a 500.
+    for name in ("a" * 300, "/".join(["b" * 200] * 30)):
+        result = get(site, "/static/" + name, options={"autorefresh": autorefresh})
+        assert result.body.startswith(b"app: ")
