@@ -306,6 +306,29 @@ def test_storage_down_fail_open_lets_requests_through(
     assert "requests pass unlimited" in message
 
 
+def test_flask_limiter_answers_500_when_redis_is_down() -> None:
+    """The peer's failure (alisaifee/flask-limiter #319, #417), on the same
+    refused Redis where RateLimit lets the request through or answers 503."""
+    from flask import Flask
+    from flask_limiter import Limiter
+    from flask_limiter.util import get_remote_address
+
+    flask_app = Flask("peer")
+    flask_app.logger.disabled = True  # its traceback is the point, not noise
+
+    @flask_app.route("/")
+    def hello() -> str:
+        return "ok"
+
+    uri = _refused_uri()
+    Limiter(
+        get_remote_address, app=flask_app, default_limits=["5/minute"], storage_uri=uri
+    )
+    assert flask_app.test_client().get("/").status_code == 500
+    assert run(RateLimit("5/minute", storage=uri)).status_code == 200
+    assert run(RateLimit("5/minute", storage=uri, fail_open=False)).status_code == 503
+
+
 def test_storage_down_fail_closed_answers_503(
     warnings_logged: list[logging.LogRecord],
 ) -> None:
