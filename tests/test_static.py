@@ -1075,3 +1075,33 @@ def test_a_name_too_long_for_the_file_system_is_a_miss(
     for name in ("a" * 300, "/".join(["b" * 200] * 30)):
         result = get(site, "/static/" + name, options={"autorefresh": autorefresh})
         assert result.body.startswith(b"app: ")
+
+
+def test_the_peers_follow_a_link_out_of_the_folder(site: Path) -> None:
+    from werkzeug.middleware.shared_data import SharedDataMiddleware
+    from whitenoise import WhiteNoise
+
+    (site / "outdir").unlink()  # WhiteNoise follows this link round and round
+    for peer in (
+        WhiteNoise(fallback, root=str(site), prefix="/static/"),
+        SharedDataMiddleware(fallback, {"/static": str(site)}),
+    ):
+        assert call_app(peer, "/static/out").body == SECRET
+    assert SECRET not in get(site, "/static/out").body
+
+
+def test_whitenoise_sends_the_old_length_of_a_changed_file(site: Path) -> None:
+    from whitenoise import WhiteNoise
+
+    (site / "outdir").unlink()
+    peer = WhiteNoise(fallback, root=str(site), prefix="/static/")
+    ours = static(site)
+    (site / "a b.txt").write_bytes(b"a longer text than before")
+    theirs = call_app(peer, "/static/a%20b.txt")
+    assert theirs.header("Content-Length") == "5"
+    assert len(theirs.body) == 25  # a server would cut it, or fail
+    mine = serve(ours, "/static/a%20b.txt")  # Lint checks the length
+    assert (mine.header("Content-Length"), mine.body) == (
+        "25",
+        b"a longer text than before",
+    )
