@@ -577,3 +577,68 @@ def test_long_headers_are_read_but_not_cached() -> None:
     middleware = ProxyHeaders(trusted=["10.0.0.0/8"], headers="forwarded")
     assert seen_through(middleware, FORWARDED=header)["REMOTE_ADDR"] == "192.0.2.1"
     assert header not in middleware._hops
+
+
+_hop_address = st.one_of(
+    st.ip_addresses(v=4).map(lambda a: (str(a), str(a))),
+    st.ip_addresses(v=6).map(lambda a: (f'"[{a}]"', str(a))),
+    st.tuples(st.ip_addresses(v=6), st.integers(1, 65535)).map(
+        lambda p: (f'"[{p[0]}]:{p[1]}"', str(p[0]))
+    ),
+    st.tuples(st.ip_addresses(v=4), st.integers(1, 65535)).map(
+        lambda p: (f'"{p[0]}:{p[1]}"', str(p[0]))
+    ),
+    st.just(("unknown", "unknown")),
+    st.from_regex(r"_[A-Za-z0-9._-]{1,10}", fullmatch=True).map(lambda o: (o, o)),
+)
+
+
+@st.composite
+def forwarded_elements(draw: st.DrawFn) -> tuple[str, str]:
+    """A Forwarded element in any of RFC 7239's spellings, and its client."""
+    written, client = draw(_hop_address)
+    params = [f"{draw(st.sampled_from(['for', 'For', 'FOR']))}={written}"]
+    if draw(st.booleans()):
+        proto = draw(st.sampled_from(["http", "https", '"https"']))
+        params.append(f"proto={proto}")
+    if draw(st.booleans()):
+        params.append('host="example.com:8443"')
+    if draw(st.booleans()):
+        params.append("by=_proxy")
+    order = draw(st.permutations(params))
+    return ";".join(order), client
+
+
+def _normal(client: str) -> str:
+    try:
+        address = ipaddress.ip_address(client)
+    except ValueError:
+        return client
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def _is_trusted(client: str) -> bool:
+    try:
+        address = ipaddress.ip_address(_normal(client))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(net) for net in TRUSTED)
+
+
+@given(
+    st.lists(forwarded_elements(), min_size=1, max_size=5),
+    st.lists(st.ip_addresses(network="10.0.0.0/8").map(str), max_size=3),
+    st.sampled_from([", ", ",", " , "]),
+)
+def test_forwarded_syntax_finds_the_rightmost_untrusted(
+    elements: list[tuple[str, str]], proxies: list[str], joiner: str
+) -> None:
+    """Well-formed Forwarded headers in every spelling: the client is the
+    rightmost for= that is not one of the trusted proxies."""
+    written = [text for text, _ in elements] + [f"for={p}" for p in proxies]
+    clients = [client for _, client in elements] + proxies
+    expected = next((c for c in reversed(clients) if not _is_trusted(c)), clients[0])
+    environ = seen_through(FWD, FORWARDED=joiner.join(written))
+    assert environ["REMOTE_ADDR"] == _normal(expected)

@@ -67,8 +67,11 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_random.seed)
 
 
+_random_bytes = _random.randbytes
+
+
 def _new_id() -> str:
-    return f"{_random.getrandbits(128):032x}"
+    return _random_bytes(16).hex()
 
 
 def is_valid_id(value: object) -> bool:
@@ -188,8 +191,7 @@ class RequestId:
 
     def _make(self) -> str:
         generator = self._generator
-        if generator is None:
-            return _new_id()
+        assert generator is not None  # only used with one
         made = generator()
         if not is_valid_id(made):
             logging.getLogger("wsgimw.requestid").warning(
