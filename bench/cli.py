@@ -34,6 +34,7 @@ from bench.cases import (
     template_environ,
 )
 from bench.compression import FLOWS, THROUGHPUT, Flow
+from bench.frontdoor import CASES as FRONT_DOOR_CASES
 from bench.harness import (
     Summary,
     make_timer,
@@ -46,6 +47,7 @@ from bench.serving import CASES as SERVING_CASES
 
 CASES = (*CASES, *BROWSER_CASES)  # issue 14's rows (bench.browser)
 CASES = (*CASES, *SERVING_CASES)  # issue 15's rows (bench.serving)
+CASES = (*CASES, *FRONT_DOOR_CASES)  # issue 13's rows (bench.frontdoor)
 
 # Full mode: about 80 s on this kind of machine (45 s of per-request rows,
 # 25 s of throughput, 8 s of memory cases). Fast mode: a smoke run, ~2 s.

@@ -18,26 +18,18 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from bench.budgets import Budget
-from bench.cases import BARE, CASES, FRESH, NOT_ACTING, Case
-from bench.cli import (
-    FAST_REPEATS,
-    FAST_SAMPLE_MS,
-    FULL_REPEATS,
-    FULL_SAMPLE_MS,
-    Report,
-    Row,
-    budget_scale,
-    machine,
-    machine_line,
-    run,
-    to_json,
-)
+from bench.cases import BARE, FRESH, NOT_ACTING, Case
+from bench.cases import CASES as ALL_CASES
 from wsgimw import HTTPSRedirect, ProxyHeaders, RequestId, TrustedHost
 from wsgimw.types import Environ, StartResponse, WSGIApp
+
+if TYPE_CHECKING:
+    from bench.cli import Row
 
 #: DESIGN §6: "makes one object 275 ns".
 MAKES_ONE_OBJECT = Budget("extra <= 275 ns", max_extra_ns=275)
@@ -117,7 +109,7 @@ _HOSTS = TrustedHost(hosts=["example.com", "*.example.com"])
 _REDIRECT = HTTPSRedirect(exempt=["/healthz"])
 _REQUEST_ID = RequestId()
 
-ROWS: tuple[Case, ...] = (
+CASES: tuple[Case, ...] = (
     _row(
         BASE,
         "bare app, proxy keys set",
@@ -197,13 +189,15 @@ ROWS: tuple[Case, ...] = (
 def cases() -> tuple[Case, ...]:
     """The rows with the bare rows they need (the bare app, and the bare app
     served a copy, which the base row is measured over)."""
-    by_key = {case.key: case for case in CASES}
-    return (by_key[BARE], by_key["bare_fresh"], *ROWS)
+    by_key = {case.key: case for case in ALL_CASES}
+    return (by_key[BARE], by_key["bare_fresh"], *CASES)
 
 
 def format_rows(rows: Sequence[Row]) -> str:
     """The rows as a table: median ns, extra ns, peer/this, the budget and
     its verdicts (unscaled, then with the ns limit scaled to this machine)."""
+    from bench.cli import budget_scale
+
     scale = budget_scale(next(r for r in rows if r.case.key == BARE).summary.median)
     shorts = {row.case.key: row.case.short or row.case.label for row in rows}
     verdict = {None: "", True: "PASS", False: "MISS"}
@@ -237,6 +231,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="a quick, rough run")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write figures")
     args = parser.parse_args(argv)
+    # Here, not at the top: bench.cli imports this module for its rows.
+    from bench.cli import (
+        FAST_REPEATS,
+        FAST_SAMPLE_MS,
+        FULL_REPEATS,
+        FULL_SAMPLE_MS,
+        Report,
+        machine,
+        machine_line,
+        run,
+        to_json,
+    )
+
     repeats = FAST_REPEATS if args.fast else FULL_REPEATS
     sample_ms = FAST_SAMPLE_MS if args.fast else FULL_SAMPLE_MS
     found = machine()
