@@ -19,7 +19,7 @@ DOCS_VENV := .venv-docs
 DOCS_STAMP := $(DOCS_VENV)/.installed-stamp
 DOCS_PORT ?= 8000
 
-.PHONY: demo test tools lint typecheck pytest docs docs-serve dist bench clean
+.PHONY: demo test tools lint typecheck pytest docs docs-serve dist bench soak clean
 
 # The demo needs only the library and its extras; the test run needs the dev
 # tools, servers and frameworks, and Debian's programs (see tools).
@@ -103,6 +103,10 @@ docs: $(DOCS_STAMP)
 
 docs-serve: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs serve --strict --dev-addr 127.0.0.1:$(DOCS_PORT)
+
+# The long soak (issue 17): SOAK_ARGS="--seconds 300" for a longer one.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak --seconds 120 $(SOAK_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
