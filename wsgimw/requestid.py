@@ -67,11 +67,11 @@ if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_random.seed)
 
 
-_random_bytes = _random.randbytes
+_bits = _random.getrandbits
 
 
 def _new_id() -> str:
-    return _random_bytes(16).hex()
+    return _bits(128).to_bytes(16, "big").hex()
 
 
 def is_valid_id(value: object) -> bool:
@@ -205,6 +205,7 @@ class RequestId:
             raise TypeError(f"RequestId wraps a WSGI app (a callable), got {app!r}")
         environ_key = self._environ_key if self._incoming else None
         header, lower = self._header, self._lower
+        size = len(lower)
         match = _ID.match
         make = _new_id if self._generator is None else self._make
         current = _current
@@ -220,7 +221,7 @@ class RequestId:
 
             def with_id(status: str, headers: Headers) -> tuple[str, Headers]:
                 for name, _ in headers:
-                    if name.lower() == lower:
+                    if len(name) == size and name.lower() == lower:
                         headers = [h for h in headers if h[0].lower() != lower]
                         break
                 return status, [*headers, pair]
