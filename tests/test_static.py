@@ -931,7 +931,17 @@ def test_compress_command_runs_as_a_module(tmp_path: Path) -> None:
 
     (tmp_path / "a.css").write_bytes(CSS)
     done = subprocess.run(
-        [sys.executable, "-m", "wsgimw.static", "compress", str(tmp_path), "-v"],
+        # -W error: runpy warns when `import wsgimw` has imported the module.
+        [
+            sys.executable,
+            "-W",
+            "error",
+            "-m",
+            "wsgimw.static",
+            "compress",
+            str(tmp_path),
+            "-v",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -1105,3 +1115,32 @@ def test_whitenoise_sends_the_old_length_of_a_changed_file(site: Path) -> None:
         "25",
         b"a longer text than before",
     )
+
+
+@pytest.mark.parametrize("autorefresh", [False, True])
+def test_dot_files_are_never_served_but_well_known_is(
+    site: Path, autorefresh: bool
+) -> None:
+    (site / ".env").write_bytes(b"SECRET_KEY=1")
+    (site / ".git").mkdir()
+    (site / ".git" / "config").write_bytes(b"[core]")
+    (site / "css" / ".hidden.css").write_bytes(b"x")
+    (site / ".well-known").mkdir()
+    (site / ".well-known" / "security.txt").write_bytes(b"Contact: mailto:a@b.c")
+    options = {"autorefresh": autorefresh}
+    for path in ("/static/.env", "/static/.git/config", "/static/css/.hidden.css"):
+        assert get(site, path, options=options).body == b"app: " + path.encode()
+    served = get(site, "/static/.well-known/security.txt", options=options)
+    assert served.body == b"Contact: mailto:a@b.c"
+
+
+def test_compress_skips_dot_files(tmp_path: Path) -> None:
+    (tmp_path / ".gitignore").write_bytes(b"*.gz\n" * 50)
+    (tmp_path / ".cache").mkdir()
+    (tmp_path / ".cache" / "big.txt").write_bytes(b"x" * 5000)
+    assert compress_directory(tmp_path) == (0, 0)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        ".cache",
+        ".gitignore",
+        "big.txt",
+    ]

@@ -22,7 +22,6 @@ from .query import QueryDict, QueryParser
 from .requestid import RequestId, RequestIdFilter
 from .rewrite import Rewrite
 from .security import SecurityHeaders
-from .static import StaticFiles
 from .types import Middleware, WSGIApp
 
 __all__ = [
@@ -58,6 +57,7 @@ __version__ = "0.1.0.dev0"
 if TYPE_CHECKING:
     from .metrics import Metrics
     from .ratelimit import RateLimit
+    from .static import StaticFiles
 
 
 def __getattr__(name: str) -> object:
@@ -72,4 +72,10 @@ def __getattr__(name: str) -> object:
         from .ratelimit import RateLimit
 
         return RateLimit
+    if name == "StaticFiles":
+        # Imported on first use too, so that `python -m wsgimw.static`
+        # runs a module that `import wsgimw` has not imported already.
+        from .static import StaticFiles
+
+        return StaticFiles
     raise AttributeError(f"module 'wsgimw' has no attribute {name!r}")

@@ -607,8 +607,7 @@ def urlmap(
     key that starts with ``/`` mounts the app of that name there (a `Mount`
     URL map, the longest prefix first); ``/`` names the app for every other
     path, or ``not_found_app`` does; without either, other paths get a 404.
-    ``redirect_slash = true`` redirects ``/api`` to ``/api/``. PasteDeploy
-    lowercases option names, so a prefix is matched in lower case."""
+    ``redirect_slash = true`` redirects ``/api`` to ``/api/``."""
     mounts: dict[str, Any] = {}
     fallback_name = None
     options: dict[str, str] = {}

@@ -183,6 +183,12 @@ def _bad_path(relative: str) -> bool:
     return any(segment in (".", "..") for segment in relative.split("/"))
 
 
+def _hidden(name: bytes) -> bool:
+    """A dot file or folder (``.env``, ``.git``): never served, except
+    ``.well-known`` (RFC 8615), which exists to be."""
+    return name.startswith(b".") and name != b".well-known"
+
+
 def _inside(real: bytes, root: bytes) -> bool:
     return real.startswith(root) and real[len(root) : len(root) + 1] in (b"/", b"")
 
@@ -193,7 +199,9 @@ class StaticFiles:
 
     Args:
         directory: the folder to serve. Nothing outside it is ever read:
-            symbolic links that lead out of it are not followed.
+            symbolic links that lead out of it are not followed. Dot files
+            and folders (``.env``, ``.git``) are not served either, except
+            ``.well-known``.
         prefix: the URL path the files appear under, starting and ending
             with ``/`` (``"/"`` serves them at the root).
         max_age: ``Cache-Control: public, max-age=N`` for files whose names
@@ -320,12 +328,16 @@ class StaticFiles:
         for folder, folders, names in os.walk(root, followlinks=True):
             keep = []
             for name in folders:
+                if _hidden(name):
+                    continue
                 real = os.path.realpath(os.path.join(folder, name))
                 if _inside(real, root) and real not in seen:
                     seen.add(real)
                     keep.append(name)
             folders[:] = keep
             for name in names:
+                if _hidden(name):
+                    continue
                 path = os.path.join(folder, name)
                 st = self._regular(path)
                 if st is not None:
@@ -388,7 +400,7 @@ class StaticFiles:
             raw = relative.encode("latin-1")
         except UnicodeEncodeError:  # a server that broke PEP 3333
             return None
-        if not raw:
+        if not raw or any(_hidden(segment) for segment in raw.split(b"/")):
             return None
         path = os.path.join(self._root, raw)
         st = self._regular(path)
@@ -687,8 +699,11 @@ def compress_directory(
             )
     written = skipped = 0
     root = os.fsencode(directory)
-    for folder, _, names in os.walk(root):
+    for folder, folders, names in os.walk(root):
+        folders[:] = sorted(name for name in folders if not _hidden(name))
         for name in sorted(names):
+            if _hidden(name):
+                continue
             path = os.path.join(folder, name)
             shown = os.fsdecode(os.path.relpath(path, root))
             suffix = os.path.splitext(name)[1].decode("latin-1").lower()
