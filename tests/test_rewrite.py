@@ -431,3 +431,33 @@ def test_buffered_memory_is_bounded_by_max_size_whatever_the_chunks() -> None:
         tracemalloc.stop()
     assert result.body == body
     assert peak < 4 * size  # was about 30 times the body
+
+
+def test_an_error_page_with_no_body_after_a_held_one_ends_the_response() -> None:
+    # The app replaced a held (buffered) response by one Rewrite leaves
+    # alone, and ended without a chunk: the new headers go out, no body.
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"held back"
+        try:
+            raise RuntimeError("late failure")
+        except RuntimeError:
+            start_response(
+                "500 Internal Server Error",
+                [("Content-Type", "image/png"), ("Content-Length", "0")],
+                sys.exc_info(),
+            )
+
+    rewrite = Rewrite(body=bytes.upper, buffered=True, content_types=["text/plain"])
+    result = call_app(rewrite(app))
+    assert result.status == "500 Internal Server Error"
+    assert result.body == b""
+
+
+def test_the_charset_is_found_among_other_parameters() -> None:
+    app = ScriptedApp(
+        chunks=["é".encode("latin-1")],
+        content_type="text/plain; format=flowed; charset=latin-1",
+    )
+    result = call_app(Rewrite(text=str.upper)(app))
+    assert result.body == "É".encode("latin-1")
