@@ -177,6 +177,23 @@ def test_a_fresh_nonce_per_request_in_the_environ_and_the_header() -> None:
     assert "{nonce}" in repr(report_only)
 
 
+def test_repeated_responses_get_the_same_headers_and_learning_is_bounded() -> None:
+    wrapped = SecurityHeaders()(App())
+    first = call_app(wrapped, "/")
+    assert call_app(wrapped, "/").headers == first.headers
+    # An app with many header spellings: each is learned up to a limit.
+    for number in range(300):
+        app = App([(f"X-Custom-{number}", "1"), ("x-frame-options", "SAMEORIGIN")])
+        result = call_app(SecurityHeaders()(app), "/")
+        assert result.header("X-Frame-Options") == "SAMEORIGIN"
+    many = App([(f"X-Custom-{number}", "1") for number in range(300)])
+    wrapped = SecurityHeaders()(many)
+    for _ in range(2):
+        result = call_app(wrapped, "/")
+        assert result.header("X-Frame-Options") == "DENY"
+        assert len(result.headers) == 302 + 4
+
+
 def test_no_nonce_without_the_placeholder() -> None:
     app = App()
     run(SecurityHeaders(content_security_policy="default-src 'self'"), app)

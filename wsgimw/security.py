@@ -19,8 +19,7 @@ from typing import Final
 
 from ._browser import CONTROL
 from ._options import flag
-from ._response import rewrite_start_response
-from .types import Environ, Headers, StartResponse, WSGIApp
+from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 __all__ = ["NONCE_KEY", "SecurityHeaders"]
 
@@ -82,7 +81,8 @@ FRAME_OPTIONS: Final = ("DENY", "SAMEORIGIN")
 PRELOAD_MIN_AGE: Final = 31_536_000
 
 _NONCE: Final = "{nonce}"
-_Hook = Callable[[str, Headers], tuple[str, Headers]]
+#: The most spellings of other header names `_Names` remembers.
+_LEARNED: Final = 256
 _DIRECTIVE_NAME: Final = re.compile(r"[a-z][a-z0-9-]*\Z")
 _PERMISSION: Final = re.compile(r"[a-z][a-z0-9-]*=(\*|\(\s*[^()]*\))\Z")
 
@@ -225,26 +225,59 @@ def _csp(value: object, option: str) -> str | None:
     return policy
 
 
-def _adder(ours: tuple[tuple[str, str], ...]) -> _Hook:
-    """A header hook adding each of ``ours`` the app did not set itself."""
-    names = frozenset(name.lower() for name, _ in ours)
-    added = list(ours)
+class _Names:
+    """Which of a response's header names are ours, case-insensitively.
 
-    def hook(status: str, headers: Headers) -> tuple[str, Headers]:
-        return status, _added(headers, names, added)
+    ``plain`` learns the exact spellings the app uses for other headers
+    (``Content-Type``...), up to `_LEARNED` of them, so the common response
+    is checked with one set lookup per header instead of a ``lower()``. The
+    names come from the app's responses, never from a client."""
 
-    return hook
+    __slots__ = ("ours", "plain")
+
+    def __init__(self, ours: Iterable[str]) -> None:
+        self.ours = frozenset(name.lower() for name in ours)
+        self.plain: set[str] = set()
+
+    def added(self, headers: Headers, extra: Headers) -> Headers:
+        """``headers`` and each of ``extra`` that it lacks."""
+        present = set()
+        plain, ours = self.plain, self.ours
+        for name, _ in headers:
+            lowered = name.lower()
+            present.add(lowered)
+            if lowered not in ours and len(plain) < _LEARNED:
+                plain.add(name)
+        return headers + [pair for pair in extra if pair[0].lower() not in present]
 
 
-def _added(headers: Headers, names: frozenset[str], ours: Headers) -> Headers:
-    """``headers`` and those of ``ours`` (named ``names``) it lacks."""
-    for name, _ in headers:
-        if name.lower() in names:
-            break
-    else:  # the common case: the app set none of them
-        return headers + ours
-    present = {name.lower() for name, _ in headers}
-    return headers + [pair for pair in ours if pair[0].lower() not in present]
+def _fixed(
+    app: WSGIApp,
+    ours: Headers,
+    plain: set[str],
+    added: Callable[[Headers, Headers], Headers],
+) -> WSGIApp:
+    """``app`` with ``ours`` added to each response that lacks them."""
+
+    def security_headers_app(
+        environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        def start(
+            status: str, headers: Headers, exc_info: ExcInfo | None = None
+        ) -> Write:
+            for name, _ in headers:
+                if name not in plain:
+                    headers = added(headers, ours)
+                    break
+            else:  # the app set none of ours: the common case
+                headers = headers + ours
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return security_headers_app
 
 
 class SecurityHeaders:
@@ -397,21 +430,29 @@ class SecurityHeaders:
             )
         http, https = self._http, self._https
         template, csp_name = self._csp_template, self._csp_name
-        plain_hook = _adder(http)
-        secure_hook = _adder(https)
+        names = _Names(name for name, _ in (*https, (csp_name, "")))
+        plain = names.plain
+        added = names.added
+        # The start_response wrappers below are written out rather than made
+        # with the core's rewrite_start_response and a header hook: on this
+        # path, which runs for every response, the hook's extra calls cost
+        # as much as the header work itself (the issue's budget is 1.2x a
+        # layer that only appends the headers). exc_info is forwarded as the
+        # core does it: omitted when None.
         if template is None:
+            plain_app = _fixed(app, list(http), plain, added)
+            if https is http:  # no HSTS: the scheme changes nothing
+                return plain_app
+            secure_app = _fixed(app, list(https), plain, added)
 
             def security_headers_app(
                 environ: Environ, start_response: StartResponse
             ) -> Iterable[bytes]:
                 if environ.get("wsgi.url_scheme") == "https":
-                    return app(
-                        environ, rewrite_start_response(start_response, secure_hook)
-                    )
-                return app(environ, rewrite_start_response(start_response, plain_hook))
+                    return secure_app(environ, start_response)
+                return plain_app(environ, start_response)
 
             return security_headers_app
-        names = frozenset(name.lower() for name, _ in (*https, (csp_name, "")))
         token = secrets.token_urlsafe
         policy: str = template
 
@@ -422,9 +463,19 @@ class SecurityHeaders:
             ours = list(https if environ.get("wsgi.url_scheme") == "https" else http)
             ours.append((csp_name, policy.replace(_NONCE, nonce)))
 
-            def hook(status: str, headers: Headers) -> tuple[str, Headers]:
-                return status, _added(headers, names, ours)
+            def start(
+                status: str, headers: Headers, exc_info: ExcInfo | None = None
+            ) -> Write:
+                for name, _ in headers:
+                    if name not in plain:
+                        headers = added(headers, ours)
+                        break
+                else:
+                    headers = headers + ours
+                if exc_info is None:
+                    return start_response(status, headers)
+                return start_response(status, headers, exc_info)
 
-            return app(environ, rewrite_start_response(start_response, hook))
+            return app(environ, start)
 
         return nonce_app
