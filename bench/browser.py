@@ -2,15 +2,27 @@
 beside the same header work written by hand, CORS and CrossOriginGuard
 against their DESIGN §6 reference speeds.
 
+`python -m bench` shows them with the other rows (``--rows
+'security|cors|guard'`` for these alone). ``python -m bench.browser`` times
+the same rows by the thread's CPU time instead of the wall clock: on a
+machine shared with other work, the time a request waits for a core then
+stays out of its figure.
+
 Each layer here is its own small function on purpose (see `bench.apps`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import argparse
+import statistics
+import time
+import timeit
+from collections.abc import Iterable, Sequence
 
+from bench import apps
 from bench.budgets import Budget
-from bench.cases import FRESH, NOT_ACTING, Case
+from bench.cases import BARE, FRESH, NOT_ACTING, Case, _bare, check, template_environ
+from bench.harness import SERVE, SERVE_FRESH, measure, paired_difference, paired_ratio
 from wsgimw import CORS, CrossOriginGuard, SecurityHeaders
 from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
@@ -129,4 +141,62 @@ CASES: tuple[Case, ...] = (
     Case("guard_get", "CrossOriginGuard, GET", guard, None, NOT_ACTING),
 )
 
-__all__ = ["CASES"]
+__all__ = ["CASES", "main"]
+
+
+def _cpu_timer(case: Case) -> timeit.Timer:
+    environ = template_environ(case.environ)
+    app = case.wrap(case.app)
+    check(case, app, environ)
+    serve, target = (
+        (SERVE_FRESH, (app, environ.copy, apps.start_response))
+        if case.fresh
+        else (SERVE, (app, environ, apps.start_response))
+    )
+    setup = (
+        "app, copy, start_response = _target"
+        if case.fresh
+        else ("app, environ, start_response = _target")
+    )
+    return timeit.Timer(
+        serve, setup=setup, timer=time.thread_time, globals={"_target": target}
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.browser",
+        description="Issue 14's rows, timed by thread CPU time.",
+    )
+    parser.add_argument("--repeats", type=int, default=40)
+    parser.add_argument("--sample-ms", type=float, default=20.0)
+    args = parser.parse_args(argv)
+    cases = (
+        Case(BARE, "bare hello-world app", _bare),
+        Case("bare_fresh", "bare app, environ copied", _bare, environ=FRESH),
+        *CASES,
+    )
+    samples = measure(
+        {case.key: _cpu_timer(case) for case in cases},
+        args.repeats,
+        args.sample_ms / 1000,
+    )
+    print(
+        f"thread CPU time, {args.repeats} interleaved repeats of ~{args.sample_ms:g} ms"
+    )
+    print(f"{'row':42} {'ns/req':>8} {'extra ns':>9}  peer/this")
+    for case in cases:
+        base = samples["bare_fresh" if case.fresh else BARE]
+        extra = paired_difference(samples[case.key], base)
+        ratio = (
+            f"{paired_ratio(samples[case.peer], samples[case.key]):.2f}x vs {case.peer}"
+            if case.peer
+            else ""
+        )
+        median = statistics.median(samples[case.key])
+        print(f"{case.label:42} {median:8.0f} {extra:+9.0f}  {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
