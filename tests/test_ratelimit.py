@@ -114,6 +114,20 @@ def test_429_to_head_has_no_body() -> None:
     assert result.body == b""
 
 
+def test_retry_after_is_never_more_than_the_window() -> None:
+    class AheadOfUs(limits.storage.MemoryStorage):
+        """A storage whose clock runs a little ahead of this process's."""
+
+        def get_expiry(self, key: str) -> float:
+            return super().get_expiry(key) + 0.5
+
+    limit = RateLimit("1/minute", storage=AheadOfUs())
+    run(limit)
+    refused = run(limit)
+    assert refused.header("Retry-After") == "60"
+    assert refused.header("RateLimit-Reset") == "60"
+
+
 def test_headers_on_allowed_responses_only_when_asked() -> None:
     quiet = RateLimit("5/minute")
     assert run(quiet).header("RateLimit-Limit") is None
@@ -380,6 +394,49 @@ def test_a_hung_storage_costs_at_most_the_timeout() -> None:
     assert elapsed < 5
 
 
+def test_a_cluster_down_at_start_is_built_at_a_later_request(
+    warnings_logged: list[logging.LogRecord],
+) -> None:
+    # Redis Cluster connects when it is built: RateLimit still starts.
+    uri = f"redis+cluster://127.0.0.1:{free_port()}"
+    limit = RateLimit("1/minute", storage=uri, fail_open=False, log_interval=0)
+    assert "built at the next request" in warnings_logged[0].getMessage()
+    assert "redis+cluster:// storage" in repr(limit)
+    assert run(limit).status_code == 503
+    assert run(RateLimit("1/minute", storage=uri)).status_code == 200
+
+
+def test_a_deferred_storage_is_built_once_it_answers(
+    monkeypatch: pytest.MonkeyPatch, warnings_logged: list[logging.LogRecord]
+) -> None:
+    calls = []
+
+    def flaky(uri: str, **options: Any) -> limits.storage.Storage:
+        calls.append(uri)
+        if len(calls) < 3:
+            raise ConnectionError("not yet")
+        return limits.storage.MemoryStorage()
+
+    monkeypatch.setattr(limits.storage, "storage_from_string", flaky)
+    limit = RateLimit("1/minute", storage="redis+cluster://node:7000", log_interval=0)
+    assert run(limit).status_code == 200  # failed open: still unreachable
+    assert [run(limit).status_code for _ in range(3)] == [200, 429, 429]
+    assert len(calls) == 3  # built once, then kept
+    assert limit._connect() is limit._connect()  # as a second thread finds it
+    assert "ConnectionError" in warnings_logged[-1].getMessage()
+
+
+def test_a_storage_refusing_its_options_fails_at_construction(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuses(uri: str, **options: Any) -> limits.storage.Storage:
+        raise TypeError("unexpected keyword argument 'nope'")
+
+    monkeypatch.setattr(limits.storage, "storage_from_string", refuses)
+    with pytest.raises(TypeError, match="nope"):
+        RateLimit("1/minute", storage="redis://127.0.0.1:6379")
+
+
 class BrokenStorage(limits.storage.MemoryStorage):
     """A storage whose every call raises something unexpected."""
 
@@ -581,7 +638,9 @@ def test_storage_options_reach_the_client() -> None:
         timeout=0.3,
         storage_options={"socket_connect_timeout": 0.1},
     )
-    kwargs = limit._storage.storage.connection_pool.connection_kwargs  # type: ignore[attr-defined]
+    assert limit._limiter is not None
+    storage: Any = limit._limiter.storage
+    kwargs = storage.storage.connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == 0.3
     assert kwargs["socket_connect_timeout"] == 0.1
     assert kwargs["retry"].get_retries() == 0
@@ -590,7 +649,13 @@ def test_storage_options_reach_the_client() -> None:
 def test_timeouts_per_scheme() -> None:
     from wsgimw.ratelimit import _storage_timeouts
 
-    assert _storage_timeouts("redis+sentinel", 1.0) == {
+    sentinel = _storage_timeouts("redis+sentinel", 1.0)
+    assert sentinel["socket_timeout"] == 1.0
+    assert sentinel["retry"].get_retries() == 0
+    assert sentinel["sentinel_kwargs"]["socket_connect_timeout"] == 1.0
+    assert sentinel["sentinel_kwargs"]["retry"].get_retries() == 0
+    assert _storage_timeouts("redis+cluster", 1.0)["retry"].get_retries() == 0
+    assert _storage_timeouts("valkey", 1.0) == {
         "socket_timeout": 1.0,
         "socket_connect_timeout": 1.0,
     }

@@ -61,7 +61,6 @@ _CONTROL: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: function's key can be anything the app allows).
 _MAX_KEY: Final = 128
 
-_REDIS_SCHEMES: Final = frozenset({"redis", "rediss", "redis+unix"})
 _REDIS_LIKE: Final = frozenset(
     {
         "redis",
@@ -83,17 +82,20 @@ def _storage_timeouts(scheme: str, timeout: float) -> dict[str, Any]:
 
     redis-py retries a failed command three times by default, sleeping up to
     10 s between tries: a worker would hang on a dead server, so RateLimit
-    asks for no retry (the next request tries again anyway)."""
+    asks for no retry (the next request tries again anyway). Sentinel
+    storages get the same for their connections to the sentinels."""
     if scheme in _REDIS_LIKE:
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
         }
-        if scheme in _REDIS_SCHEMES:
+        if scheme.startswith("redis"):
             from redis.backoff import NoBackoff
             from redis.retry import Retry
 
             options["retry"] = Retry(NoBackoff(), 0)
+            if scheme == "redis+sentinel":
+                options["sentinel_kwargs"] = dict(options)
         return options
     if scheme == "memcached":
         return {"connect_timeout": timeout, "timeout": timeout}
@@ -111,6 +113,14 @@ def _hashed(value: str) -> str:
     return hashlib.blake2b(
         value.encode("utf-8", "surrogatepass"), digest_size=16
     ).hexdigest()
+
+
+def _seconds_left(
+    item: limits.RateLimitItem, stats: limits.WindowStats, now: float, *, least: int
+) -> int:
+    """Whole seconds until ``stats`` resets: rounded up, and never more than
+    the window (a storage's clock and ours may differ by a fraction)."""
+    return min(item.get_expiry(), max(least, math.ceil(stats.reset_time - now)))
 
 
 def _keyed(kind: str, value: str) -> str:
@@ -190,6 +200,7 @@ class RateLimit:
 
     __slots__ = (
         "_cost",
+        "_deferred",
         "_exempt_exact",
         "_exempt_prefixes",
         "_fail_open",
@@ -205,7 +216,8 @@ class RateLimit:
         "_policy",
         "_scope",
         "_shown",
-        "_storage",
+        "_storage_name",
+        "_strategy",
         "_timeout",
     )
 
@@ -229,20 +241,31 @@ class RateLimit:
         self._limits = self._parse_limits(limit)
         self._key_kind, self._key = self._parse_key(key)
         self._timeout = self._seconds("timeout", timeout)
-        self._storage = self._make_storage(storage, storage_options)
         if strategy not in STRATEGIES:
             raise ValueError(
                 f"strategy must be one of {', '.join(map(repr, STRATEGIES))}, got {strategy!r}"
             )
-        try:
-            self._limiter = STRATEGIES[strategy](self._storage)
-        except NotImplementedError:
-            raise ValueError(
-                f"the storage {type(self._storage).__name__} does not support "
-                f"strategy={strategy!r}; use 'fixed-window', or a Redis or "
-                "memory storage"
-            ) from None
+        self._strategy = STRATEGIES[strategy]
         self._fail_open = flag("fail_open", fail_open)
+        self._log_interval = self._seconds("log_interval", log_interval, zero=True)
+        self._logger = logger_option("logger", logger, "wsgimw.ratelimit")
+        self._lock = threading.Lock()
+        # When the last storage warning was logged (shared by all requests:
+        # one warning per interval, not one per request).
+        self._last_warning = -math.inf
+        self._deferred: tuple[str, dict[str, Any]] | None = None
+        self._limiter: limits.strategies.RateLimiter | None = None
+        built = self._make_storage(storage, storage_options)
+        if built is not None:
+            self._storage_name = type(built).__name__
+            try:
+                self._limiter = self._strategy(built)
+            except NotImplementedError:
+                raise ValueError(
+                    f"the storage {self._storage_name} does not support "
+                    f"strategy={strategy!r}; use 'fixed-window', or a Redis or "
+                    "memory storage"
+                ) from None
         self._headers = flag("headers", headers)
         self._exempt_exact, self._exempt_prefixes = _paths(exempt)
         if callable(cost):
@@ -259,15 +282,9 @@ class RateLimit:
                 f"scope must be a str without '/' or control characters, got {scope!r}"
             )
         self._scope = scope or "wsgimw"
-        self._log_interval = self._seconds("log_interval", log_interval, zero=True)
-        self._logger = logger_option("logger", logger, "wsgimw.ratelimit")
         self._policy = {
             id(item): f"{item.amount};w={item.get_expiry()}" for item in self._limits
         }
-        self._lock = threading.Lock()
-        # When the last storage warning was logged (shared by all requests:
-        # one warning per interval, not one per request).
-        self._last_warning = -math.inf
         self._shown = limit
 
     # -- construction -------------------------------------------------------------
@@ -325,7 +342,9 @@ class RateLimit:
 
     def _make_storage(
         self, storage: object, options: Mapping[str, Any] | None
-    ) -> limits.storage.Storage:
+    ) -> limits.storage.Storage | None:
+        """The storage; None when it could not be reached to be built (Redis
+        Cluster connects at once): it is built at a later request then."""
         if isinstance(storage, limits.storage.Storage):
             if options:
                 raise ValueError(
@@ -348,6 +367,8 @@ class RateLimit:
         merged = {**_storage_timeouts(scheme, self._timeout), **(options or {})}
         try:
             built = limits.storage.storage_from_string(storage, **merged)
+        except (TypeError, ValueError):
+            raise  # a wrong storage option: loud, now
         except limits.errors.ConfigurationError as error:
             known = "memory://, redis://, rediss://, redis+sentinel://, redis+cluster://, memcached://"
             raise ValueError(
@@ -355,8 +376,23 @@ class RateLimit:
                 f"known schemes include {known}, and the storage's client "
                 "library must be installed"
             ) from None
+        except Exception as error:  # unreachable now: try again per request
+            self._storage_name = f"{scheme}:// storage"
+            self._deferred = (storage, merged)
+            self._storage_failed(error, "it is built at the next request")
+            return None
         assert isinstance(built, limits.storage.Storage)  # async+ refused above
         return built
+
+    def _connect(self) -> limits.strategies.RateLimiter:
+        """Build the storage that could not be reached at construction."""
+        with self._lock:
+            if self._limiter is None:
+                assert self._deferred is not None
+                uri, options = self._deferred
+                storage = limits.storage.storage_from_string(uri, **options)
+                self._limiter = self._strategy(storage)
+            return self._limiter
 
     def __repr__(self) -> str:
         key = (
@@ -364,7 +400,7 @@ class RateLimit:
             if isinstance(self._key, str)
             else getattr(self._key, "__name__", "function")
         )
-        return f"RateLimit({self._shown!r}, key={key!r}, storage={type(self._storage).__name__})"
+        return f"RateLimit({self._shown!r}, key={key!r}, storage={self._storage_name})"
 
     # -- per request ----------------------------------------------------------------
 
@@ -411,7 +447,7 @@ class RateLimit:
             self._last_warning = now
         self._logger.warning(
             "rate limit storage %s failed (%s: %s); %s until it answers",
-            type(self._storage).__name__,
+            self._storage_name,
             type(error).__name__,
             _safe(str(error)),
             consequence
@@ -421,7 +457,7 @@ class RateLimit:
     def _headers_for(
         self, item: limits.RateLimitItem, stats: limits.WindowStats, now: float
     ) -> Headers:
-        reset = max(0, math.ceil(stats.reset_time - now))
+        reset = _seconds_left(item, stats, now, least=0)
         return [
             ("RateLimit-Limit", str(item.amount)),
             ("RateLimit-Remaining", str(max(0, stats.remaining))),
@@ -429,14 +465,16 @@ class RateLimit:
             ("RateLimit-Policy", self._policy[id(item)]),
         ]
 
-    def _tightest(self, identity: str) -> Headers | None:
+    def _tightest(
+        self, limiter: limits.strategies.RateLimiter, identity: str
+    ) -> Headers | None:
         """The headers of the limit with the fewest requests left (None when
         the storage cannot say: the request was allowed all the same)."""
         now = time.time()
         best: tuple[limits.RateLimitItem, limits.WindowStats] | None = None
         try:
             for item in self._limits:
-                stats = self._limiter.get_window_stats(item, self._scope, identity)
+                stats = limiter.get_window_stats(item, self._scope, identity)
                 if best is None or stats.remaining < best[1].remaining:
                     best = item, stats
         except Exception as error:
@@ -448,7 +486,6 @@ class RateLimit:
         return self._headers_for(*best, now)
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
-        limiter = self._limiter
         items = self._limits
         scope = self._scope
         fixed_cost = self._cost if isinstance(self._cost, int) else None
@@ -476,7 +513,10 @@ class RateLimit:
                     return app(environ, start_response)
             else:
                 cost = fixed_cost
+            limiter = self._limiter
             try:
+                if limiter is None:
+                    limiter = self._connect()
                 refused = None
                 for item in items:
                     if not limiter.hit(item, scope, identity, cost=cost):
@@ -494,8 +534,8 @@ class RateLimit:
                     [("Retry-After", "1")],
                 )
             if refused is not None:
-                return self._refuse(environ, start_response, refused, identity)
-            added = self._tightest(identity) if with_headers else None
+                return self._refuse(environ, start_response, limiter, refused, identity)
+            added = self._tightest(limiter, identity) if with_headers else None
             if added is None:
                 return app(environ, start_response)
             extra = added
@@ -514,19 +554,20 @@ class RateLimit:
         self,
         environ: Environ,
         start_response: StartResponse,
+        limiter: limits.strategies.RateLimiter,
         item: limits.RateLimitItem,
         identity: str,
     ) -> list[bytes]:
         now = time.time()
         try:
-            stats = self._limiter.get_window_stats(item, self._scope, identity)
+            stats = limiter.get_window_stats(item, self._scope, identity)
         except Exception as error:  # refused all the same: assume a whole window
             self._storage_failed(
                 error, "refused requests are told to wait a whole window"
             )
             stats = limits.WindowStats(now + item.get_expiry(), 0)
         headers = self._headers_for(item, stats, now)
-        retry = max(1, math.ceil(stats.reset_time - now))
+        retry = _seconds_left(item, stats, now, least=1)
         return plain_response(
             environ,
             start_response,

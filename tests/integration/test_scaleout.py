@@ -175,6 +175,18 @@ def recipe_env(metrics_dir: Path, storage: str, limit: str) -> dict[str, str]:
     }
 
 
+def wait_for_workers(metrics_dir: Path, count: int, timeout: float = 60) -> None:
+    """Wait until ``count`` workers have loaded the app: each one's Metrics
+    opens its live gauge file then. The first worker may answer while the
+    second is still importing, and a burst would then reach only one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(list(metrics_dir.glob("gauge_livesum_*.db"))) >= count:
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"fewer than {count} workers loaded the app in {timeout} s")
+
+
 def burst(port: int, count: int) -> list[tuple[int, bytes]]:
     """``count`` requests for /report (0.3 s each), four at a time, so both
     sync workers are kept busy."""
@@ -227,6 +239,7 @@ def test_gunicorn_workers_share_one_budget_and_their_counts_add_up(
         port = free_port()
         with gunicorn(port, env) as server:
             wait_until_serving(port, "/health")
+            wait_for_workers(metrics_dir, 2)
             results = burst(port, 10)
             statuses = sorted(status for status, _ in results)
             assert statuses == [200] * 6 + [429] * 4, server.log
@@ -268,6 +281,7 @@ def test_memory_storage_counts_per_worker(tmp_path: Path) -> None:
     port = free_port()
     with gunicorn(port, env):
         wait_until_serving(port, "/health")
+        wait_for_workers(tmp_path / "metrics", 2)
         results = burst(port, 10)
     allowed = sum(1 for status, _ in results if status == 200)
     assert len(workers_of(results)) == 2
