@@ -153,6 +153,16 @@ def test_trusted_origins_and_exempt_paths_pass() -> None:
     assert run(guard, "/hooks/stripex", site="cross-site").status_code == 403
     assert run(guard, "/HOOKS/stripe", site="cross-site").status_code == 403
     assert run(guard, "/hooks/stripe/../../admin", site="cross-site").status_code == 403
+    # Mounted under a prefix, both forms of the path must be exempt.
+    assert (
+        run(guard, "/hooks/stripe", site="cross-site", SCRIPT_NAME="/app").status_code
+        == 403
+    )
+    mounted = CrossOriginGuard(exempt=["/hooks", "/app/hooks"])
+    assert (
+        run(mounted, "/hooks/x", site="cross-site", SCRIPT_NAME="/app").status_code
+        == 200
+    )
     assert repr(guard) == (
         "CrossOriginGuard(trusted_origins=['https://sso.example'], "
         "exempt=['/hooks/stripe'])"

@@ -110,9 +110,19 @@ class CrossOriginGuard:
             why = f"Origin {origin!r} does not match Host {host!r}"
         if origin is not None and origin in self._trusted:
             return None
-        if self._exempt and under(environ.get("PATH_INFO", ""), self._exempt):
+        if self._exempt and self._exempted(environ):
             return None
         return why
+
+    def _exempted(self, environ: Environ) -> bool:
+        """Whether the path is exempt: PATH_INFO, which the app routes on,
+        and SCRIPT_NAME + PATH_INFO both, since SCRIPT_NAME may come from a
+        client through a proxy-prefix header (as BasicAuth does it)."""
+        path_info = environ.get("PATH_INFO", "")
+        if not under(path_info, self._exempt):
+            return False
+        script_name = environ.get("SCRIPT_NAME", "")
+        return not script_name or under(script_name + path_info, self._exempt)
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
         if not callable(app):
