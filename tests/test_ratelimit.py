@@ -201,6 +201,25 @@ def test_key_client_is_remote_addr_never_x_forwarded_for() -> None:
     assert run(limit, REMOTE_ADDR="10.0.0.2").status_code == 200
 
 
+def test_behind_proxy_headers_each_real_client_has_its_budget() -> None:
+    from wsgimw import ProxyHeaders, compose
+
+    app = compose(ProxyHeaders(trusted=["10.0.0.0/8"]), RateLimit("1/minute"))(App())
+
+    def via(proxy: str, forwarded_for: str) -> int:
+        result = call_app(
+            app, "/", REMOTE_ADDR=proxy, headers={"X-Forwarded-For": forwarded_for}
+        )
+        return result.status_code
+
+    assert via("10.0.0.1", "192.0.2.1") == 200
+    assert via("10.0.0.2", "192.0.2.1") == 429  # same client, other proxy
+    assert via("10.0.0.1", "192.0.2.2") == 200  # another client
+    # An untrusted sender's X-Forwarded-For is ignored: its own address counts.
+    assert via("198.51.100.7", "192.0.2.3") == 200
+    assert via("198.51.100.7", "192.0.2.4") == 429
+
+
 def test_key_user_falls_back_to_the_client() -> None:
     limit = RateLimit("1/minute", key="user")
     assert run(limit, REMOTE_USER="alice", REMOTE_ADDR="10.0.0.1").status_code == 200
