@@ -293,6 +293,7 @@ def serving(directory: Path, timeout: float = 30) -> Iterator[list[Running]]:
                     "warning",
                     "--chdir",
                     str(ROOT),
+                    *_no_control_socket(),
                     f"bench.serving:served('{name}')",
                 ],
                 cwd=ROOT,
@@ -315,6 +316,15 @@ def serving(directory: Path, timeout: float = 30) -> Iterator[list[Running]]:
                     running.process.wait(timeout=10)
 
 
+def _no_control_socket() -> list[str]:
+    """Newer gunicorn opens a control socket in the home folder by default;
+    two benchmarks' servers would share it."""
+    from gunicorn.config import KNOWN_SETTINGS  # type: ignore[import-untyped]
+
+    options = {option for setting in KNOWN_SETTINGS for option in setting.cli or ()}
+    return ["--no-control-socket"] if "--no-control-socket" in options else []
+
+
 def _wait(running: Running, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -324,7 +334,6 @@ def _wait(running: Running, timeout: float) -> None:
             with urllib.request.urlopen(
                 running.url + "/static/js/small.js", timeout=2
             ) as reply:
-                running.etags["/static/site.css"] = ""
                 reply.read()
             with urllib.request.urlopen(
                 running.url + "/static/site.css", timeout=2
