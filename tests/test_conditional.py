@@ -515,10 +515,10 @@ paste.app_factory = test_conditional:app_factory
     etag = call_app(app, "/").header("ETag")
     assert etag is not None
     assert call_app(app, "/", headers={"If-None-Match": etag}).status[:3] == "304"
-    from wsgimw.pastedeploy import conditional_get
+    from wsgimw.pastedeploy import conditional
 
     with pytest.raises(ValueError, match="true or false"):
-        conditional_get({}, etag="maybe")
+        conditional({}, etag="maybe")
 
 
 def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApp:

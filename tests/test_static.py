@@ -1010,16 +1010,16 @@ def app_factory(global_conf: dict[str, str], **local_conf: str) -> WSGIApp:
     ],
 )
 def test_pastedeploy_filter_errors(conf: dict[str, str], words: str) -> None:
-    from wsgimw.pastedeploy import static_files
+    from wsgimw.pastedeploy import static
 
     with pytest.raises(ValueError, match=words):
-        static_files({}, **conf)
+        static({}, **conf)
 
 
 def test_pastedeploy_immutable_none(site: Path) -> None:
-    from wsgimw.pastedeploy import static_files
+    from wsgimw.pastedeploy import static
 
-    files = static_files({}, directory=str(site), immutable="none")
+    files = static({}, directory=str(site), immutable="none")
     assert "immutable=None" in repr(files)
 
 

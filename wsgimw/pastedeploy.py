@@ -67,7 +67,7 @@ __all__ = [
     "basic_auth",
     "bearer_auth",
     "compress",
-    "conditional_get",
+    "conditional",
     "cors",
     "cross_origin_guard",
     "environlog",
@@ -80,7 +80,7 @@ __all__ = [
     "request_id",
     "rewrite",
     "security_headers",
-    "static_files",
+    "static",
     "trusted_host",
     "urlmap",
 ]
@@ -586,16 +586,14 @@ def request_id(global_conf: Mapping[str, object], **local_conf: str) -> RequestI
     return _build("request_id", RequestId, _REQUEST_ID, global_conf, local_conf)
 
 
-def static_files(global_conf: Mapping[str, object], **local_conf: str) -> StaticFiles:
+def static(global_conf: Mapping[str, object], **local_conf: str) -> StaticFiles:
     """`StaticFiles`. ``directory`` must be absolute: ``%(here)s/static``
     for a folder next to the .ini; ``max_age = none`` sends no Cache-Control
     for names that are not content-hashed."""
     return _build("static", StaticFiles, _STATIC, global_conf, local_conf)
 
 
-def conditional_get(
-    global_conf: Mapping[str, object], **local_conf: str
-) -> ConditionalGet:
+def conditional(global_conf: Mapping[str, object], **local_conf: str) -> ConditionalGet:
     """`ConditionalGet`."""
     return _build("conditional", ConditionalGet, _CONDITIONAL, global_conf, local_conf)
 
