@@ -48,10 +48,10 @@ from wsgiref.util import FileWrapper
 
 from bench import apps
 from bench.budgets import Budget
-from bench.cases import FRESH, Case
+from bench.cases import FRESH, NOT_ACTING, SHARED, Case
 from bench.e2e import Missing, free_port, gunicorn_version, parse, wrk_path, wrk_version
 from bench.harness import make_timer, measure, paired_ratio, summarise
-from wsgimw import StaticFiles
+from wsgimw import ConditionalGet, Mount, StaticFiles
 from wsgimw.static import compress_directory
 from wsgimw.types import Environ, StartResponse, WSGIApp
 
@@ -465,7 +465,47 @@ def _cases() -> tuple[Case, ...]:
     return tuple(cases)
 
 
-CASES: tuple[Case, ...] = _cases()
+def _static_pass(app: WSGIApp) -> WSGIApp:
+    return StaticFiles(directory=shared_directory())(app)
+
+
+def _mount_pass(app: WSGIApp) -> WSGIApp:
+    return Mount({"/api": not_found, "/admin": not_found})(app)
+
+
+def _conditional_pass(app: WSGIApp) -> WSGIApp:
+    return ConditionalGet()(app)
+
+
+#: The three layers on a request they leave alone (DESIGN §6: a middleware
+#: that decides not to act, at most 150 ns).
+NOT_ACTING_CASES: tuple[Case, ...] = (
+    Case(
+        "static_pass",
+        "StaticFiles, path outside the prefix",
+        _static_pass,
+        budget=NOT_ACTING,
+        environ=SHARED,
+        section="Serving layers that do not act, on a shared environ; extra ns "
+        "over the bare app",
+    ),
+    Case(
+        "mount_pass",
+        "Mount (two prefixes), path under neither",
+        _mount_pass,
+        budget=NOT_ACTING,
+        environ=SHARED,
+    ),
+    Case(
+        "conditional_pass",
+        "ConditionalGet, no If-* header",
+        _conditional_pass,
+        budget=NOT_ACTING,
+        environ=SHARED,
+    ),
+)
+
+CASES: tuple[Case, ...] = (*NOT_ACTING_CASES, *_cases())
 
 
 # -- output ------------------------------------------------------------------------------

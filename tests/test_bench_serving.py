@@ -79,3 +79,4 @@ def test_the_rows_are_registered_in_python_m_bench() -> None:
         for kind in ("small", "large", "gzip", "not_modified")
         for name in ("wsgimw", "whitenoise")
     } <= keys
+    assert {"static_pass", "mount_pass", "conditional_pass"} <= keys
