@@ -1,13 +1,16 @@
 """The tutorial's app: a tiny notes service behind the full wsgimw stack.
 
 ``docs/tutorial.md`` builds this file step by step. Run it with a password
-file made by Apache's ``htpasswd``::
+file made by Apache's ``htpasswd`` (``notes.htpasswd`` in the current folder,
+or the file that ``NOTES_HTPASSWD`` names)::
 
     htpasswd -c -B notes.htpasswd alice
-    NOTES_HTPASSWD=notes.htpasswd python -m recipes.notes --port 8000
-    NOTES_HTPASSWD=notes.htpasswd gunicorn recipes.notes:application
+    python notes.py --port 8000
+    gunicorn --threads 4 notes:application
 
-Reading notes is public; adding one (``POST /add``) needs a password.
+From the root of a wsgimw checkout, ``python -m recipes.notes`` and
+``recipes.notes:application``. Reading notes is public; adding one
+(``POST /add``) needs a password.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterable, Sequence
-from wsgiref.simple_server import make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from wsgimw import AccessLog, BasicAuth, Compress, ErrorHandler, QueryParser, compose
 from wsgimw.types import Environ, StartResponse, WSGIApp
@@ -27,6 +30,10 @@ from wsgimw.types import Environ, StartResponse, WSGIApp
 #: The notes, in memory: a real service would use a database.
 NOTES: list[str] = [f"note {n}: remember the milk" for n in range(1, 31)]
 _lock = threading.Lock()
+
+#: The password file: notes.htpasswd in the folder the program starts in,
+#: or the file that the NOTES_HTPASSWD environment variable names.
+HTPASSWD = os.environ.get("NOTES_HTPASSWD", "notes.htpasswd")
 
 
 def notes_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
@@ -66,14 +73,18 @@ stack = compose(
     ErrorHandler(),  # outermost: turns a crash anywhere below into a clean 500
     AccessLog(format="combined"),  # one line per request, with the bytes sent
     Compress(minimum_size=500),  # gzip, br or zstd, as the client accepts
-    BasicAuth(
-        htpasswd=os.environ.get("NOTES_HTPASSWD", "notes.htpasswd"),
-        realm="notes",
-        protect=["/add"],  # only writing needs a password
-    ),
+    BasicAuth(htpasswd=HTPASSWD, realm="notes", protect=["/add"]),  # writing only
     QueryParser(),  # environ["wsgimw.query"]
 )
 application: WSGIApp = stack(notes_app)
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """wsgiref's request handler without its own access line: AccessLog
+    writes one, so each request gives one line on the console."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -81,8 +92,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve the tutorial's notes app.")
     parser.add_argument("--port", type=int, default=8000, help="default: 8000")
     args = parser.parse_args(argv)
+    # wsgimw configures no logging: the program decides where lines go.
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    with make_server("127.0.0.1", args.port, application) as server:
+    with make_server(
+        "127.0.0.1", args.port, application, handler_class=_QuietHandler
+    ) as server:
         print(f"notes on http://127.0.0.1:{server.server_port}/notes", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()

@@ -1,0 +1,448 @@
+"""Each tutorial and how-to page, followed the way a newcomer would.
+
+For each page: a fresh virtual environment with only what the page's "What
+you need" section installs, by running its ``pip install`` line as written
+(its ``--find-links`` folder holds the wheel built from this checkout, as
+``make dist`` builds it); then the page's commands, run in a folder laid out
+as the page says (the root of a clone without its ``wsgimw`` package, or an
+empty project), with the outputs compared to what the page shows.
+
+Comparing: ``Date:`` values, the CPython version, clock times, timestamps
+in log lines and pytest's timings are the reader's own. A line of the page
+that ends in ``...`` matches any line it starts; a line that is only
+``...`` matches any number of lines. The port a page uses becomes a free
+one. Environments are shared between pages with the same install line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pty
+import re
+import select
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from servers import ROOT, Server, _wait_until_listening, free_port, stop
+from wheelhouse import Dist, built, clean_environ, make_venv
+
+pytestmark = pytest.mark.integration
+
+DOCS = ROOT / "docs"
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+# -- reading a page ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Block:
+    lang: str
+    text: str
+    start: int  # offset in the page
+
+
+@dataclass(frozen=True)
+class Command:
+    line: str
+    expected: str
+
+
+def blocks(text: str) -> list[Block]:
+    return [Block(m[1], m[2], m.start()) for m in FENCE.finditer(text)]
+
+
+def section(text: str, heading: str) -> str:
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else len(text)]
+
+
+def commands(block: Block) -> list[Command]:
+    """The ``$ `` lines of a console block, each with the lines after it."""
+    found: list[Command] = []
+    line: str | None = None
+    output: list[str] = []
+    lines = iter(block.text.splitlines())
+    for raw in lines:
+        if raw.startswith("$ "):
+            if line is not None:
+                found.append(Command(line, "\n".join(output)))
+            line, output = raw[2:], []
+            while line.endswith("\\"):
+                line = line[:-1] + " " + next(lines).strip()
+        else:
+            output.append(raw)
+    if line is not None:
+        found.append(Command(line, "\n".join(output)))
+    return found
+
+
+def install_line(text: str) -> str:
+    """The one ``pip install`` command of the page's "What you need"."""
+    needs = section(text, "What you need")
+    lines = [
+        c.line
+        for b in blocks(needs)
+        if b.lang == "console"
+        for c in commands(b)
+        if c.line.startswith("pip install ")
+    ]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+# -- comparing ---------------------------------------------------------------------
+
+
+def normal(text: str) -> list[str]:
+    text = text.replace("\r\n", "\n")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)  # curl -i's bold header names
+    text = re.sub(r"CPython/\d+\.\d+\.\d+", "CPython/3.x", text)
+    text = re.sub(r"\b\d\d:\d\d:\d\d\.\d{3}\b", "HH:MM:SS.mmm", text)
+    text = re.sub(r"\[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\]", "[TIME]", text)
+    text = re.sub(
+        r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\]", "[TIME] [PID]", text
+    )
+    text = re.sub(r"curl/[\d.]+", "curl/X", text)
+    text = re.sub(r" in \d+\.\d+s\b", " in N.NNs", text)
+    lines = [line.rstrip() for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def matches(expected: str, actual: str) -> bool:
+    return _match(normal(expected), normal(actual))
+
+
+def _match(want: list[str], got: list[str]) -> bool:
+    if not want:
+        return not got
+    head = want[0]
+    if head == "...":
+        return any(_match(want[1:], got[i:]) for i in range(len(got) + 1))
+    if not got:
+        return False
+    if head.endswith("...") and got[0].startswith(head[:-3]):
+        return _match(want[1:], got[1:])
+    return head == got[0] and _match(want[1:], got[1:])
+
+
+# -- environments ------------------------------------------------------------------
+
+
+@dataclass
+class Newcomer:
+    """Virtual environments, one per install line, for the whole session."""
+
+    root: Path
+    dist: Dist
+    venvs: dict[str, Path] = field(default_factory=dict)
+
+    def wheel_folder(self, where: Path) -> None:
+        """``where`` gets ``dist/`` and ``wsgimw/dist/`` with the wheel, the
+        two folders the pages' ``--find-links`` name."""
+        for folder in (where / "dist", where / "wsgimw" / "dist"):
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(self.dist.wheel, folder)
+
+    def venv(self, line: str) -> Path:
+        """The environment made by running ``line`` in a new venv."""
+        if line not in self.venvs:
+            where = self.root / f"venv-{len(self.venvs)}"
+            make_venv(where / ".venv")
+            self.wheel_folder(where)
+            done = subprocess.run(
+                ["bash", "-c", line],
+                cwd=where,
+                env=clean_environ(where / ".venv"),
+                capture_output=True,
+                text=True,
+                timeout=900,
+                check=False,
+            )
+            assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+            shutil.rmtree(where / "wsgimw")
+            self.venvs[line] = where / ".venv"
+        return self.venvs[line]
+
+
+@pytest.fixture(scope="session")
+def newcomer(tmp_path_factory: pytest.TempPathFactory) -> Newcomer:
+    return Newcomer(tmp_path_factory.mktemp("newcomer"), built(tmp_path_factory))
+
+
+# -- running commands --------------------------------------------------------------
+
+
+@dataclass
+class Shell:
+    """Runs a page's commands in one folder and environment."""
+
+    cwd: Path
+    env: dict[str, str]
+    passwords: dict[str, str]
+    ports: dict[str, int] = field(default_factory=dict)
+    server: Server | None = None
+    ran: list[str] = field(default_factory=list)
+
+    def port_for(self, text: str) -> str:
+        """``text`` with each documented port replaced by a free one."""
+        for documented in re.findall(r"(?:127\.0\.0\.1:|--port )(\d{4,5})\b", text):
+            self.ports.setdefault(documented, free_port())
+        for documented, port in self.ports.items():
+            text = re.sub(
+                rf"(127\.0\.0\.1:|--port ){documented}\b", rf"\g<1>{port}", text
+            )
+        return text
+
+    def check(self, command: Command) -> None:
+        line = self.port_for(command.line)
+        expected = self.port_for(command.expected)
+        self.ran.append(line)
+        if line.startswith("export "):
+            name = line[len("export ") :].split("=", 1)[0]
+            self.env[name] = self._run(f'{line}; printf %s "${name}"')[1]
+            return
+        if "http://127.0.0.1:" in expected and re.search(r"(^|\s)python3? ", line):
+            self.start(line, expected)
+            return
+        output = ""
+        for _ in range(6):  # a file is re-read, a log line written, within a second
+            output = self._tty(line)
+            if matches(expected, output):
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"$ {line}\nexpected:\n{expected}\ngot:\n{output}")
+
+    def start(self, line: str, banner: str) -> None:
+        """Start a server (stopping the one before), check what it prints."""
+        self.stop()
+        (port,) = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", banner)}
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {line}"],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        self.server = Server(process, port)
+        self.server._start_reading()
+        _wait_until_listening(self.server, 30)
+        want = len(normal(banner))
+        log = self.server.wait_for_log(lambda log: len(log.splitlines()) >= want)
+        head = "\n".join(log.splitlines()[:want])
+        assert matches(banner, head), f"$ {line}\nexpected:\n{banner}\ngot:\n{log}"
+
+    def stop(self) -> None:
+        if self.server is not None:
+            stop(self.server.process)
+            self.server._collect_log()
+            self.server = None
+
+    def _run(self, line: str) -> tuple[int, str]:
+        done = subprocess.run(
+            ["bash", "-c", line],
+            cwd=self.cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            timeout=120,
+            check=False,
+        )
+        return done.returncode, done.stdout
+
+    def _tty(self, line: str) -> str:
+        """Run a command on a terminal, as a reader does: its output and its
+        errors interleave as they are written. At a password prompt, type
+        the password the page uses for the user the command names last."""
+        pid, fd = pty.fork()
+        if pid == 0:  # pragma: no cover - the child
+            os.chdir(self.cwd)
+            os.execvpe("bash", ["bash", "-c", line], self.env)
+        output, answered = b"", 0
+        deadline = time.monotonic() + 30
+        try:
+            while time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.1)[0]:
+                    try:
+                        chunk = os.read(fd, 4096)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    output += chunk
+                if output.count(b"password:") > answered:
+                    password = self.passwords[shlex.split(line)[-1]]
+                    os.write(fd, password.encode() + b"\n")
+                    answered += 1
+        finally:
+            os.waitpid(pid, 0)
+            os.close(fd)
+        return output.decode().replace("\r\n", "\n")
+
+
+@contextlib.contextmanager
+def shell(cwd: Path, venv: Path, page: str) -> Iterator[Shell]:
+    passwords = dict(re.findall(r"-u (\w+):([^\s'\"]+)", page))
+    # curl prints a progress meter when its output is not a terminal, as
+    # here; a reader at a terminal sees none. Its error messages stay.
+    curl_home = cwd.parent / f"{cwd.name}-curl"
+    curl_home.mkdir(exist_ok=True)
+    (curl_home / ".curlrc").write_text("no-progress-meter\n", encoding="utf-8")
+    runner = Shell(cwd, {**clean_environ(venv), "CURL_HOME": str(curl_home)}, passwords)
+    try:
+        yield runner
+    finally:
+        runner.stop()
+
+
+def clone_without_wsgimw(where: Path, newcomer: Newcomer) -> Path:
+    """The root of a clone, as the how-to pages use it, but without its
+    ``wsgimw`` folder, so the installed wheel is what runs."""
+    for name in ("recipes", "docs"):
+        shutil.copytree(
+            ROOT / name, where / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    shutil.copy2(ROOT / "pyproject.toml", where)
+    newcomer.wheel_folder(where)
+    shutil.rmtree(where / "wsgimw")
+    return where
+
+
+# -- the recipe how-tos ------------------------------------------------------------
+
+#: Commands a page shows that the test does not run, with the reason.
+NOT_RUN = {
+    # Serves on the fixed address in production.ini, which may be taken.
+    "pyramid.md": ["pserve recipes/pyramid_site/production.ini"],
+}
+
+RECIPE_PAGES = [
+    "reverse-text.md",
+    "query-echo.md",
+    "error-pages.md",
+    "json-access-log.md",
+    "compressed-api.md",
+    "admin-prefix.md",
+    "bearer-api.md",
+    "pyramid.md",
+]
+
+
+@pytest.mark.parametrize("name", RECIPE_PAGES)
+def test_a_recipe_page_runs_as_written(
+    name: str, newcomer: Newcomer, tmp_path: Path
+) -> None:
+    text = (DOCS / "howto" / name).read_text(encoding="utf-8")
+    venv = newcomer.venv(install_line(text))
+    clone = clone_without_wsgimw(tmp_path / "wsgimw", newcomer)
+    skipped = []
+    with shell(clone, venv, text) as run:
+        for block in blocks(text[text.index("\n## What you need\n") :])[1:]:
+            if block.lang != "console":
+                continue
+            for command in commands(block):
+                if command.line in NOT_RUN.get(name, []):
+                    skipped.append(command.line)
+                    continue
+                run.check(command)
+    assert skipped == NOT_RUN.get(name, [])
+    assert run.ran, "the page shows no command"
+
+
+# -- the tutorial ------------------------------------------------------------------
+
+STACK = re.compile(r"^stack = compose\(\n.*?^\)$", re.MULTILINE | re.DOTALL)
+
+
+def test_the_tutorial_runs_as_written(newcomer: Newcomer, tmp_path: Path) -> None:
+    text = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    venv = newcomer.venv(install_line(text))
+    folder = tmp_path / "tutorial"
+    folder.mkdir()
+    finished = (ROOT / "recipes" / "notes.py").read_text(encoding="utf-8")
+    (folder / "notes.py").write_text(finished, encoding="utf-8")
+    needs = blocks(section(text, "What you need"))
+    harness_did = ["python3 -m venv .venv", ". .venv/bin/activate"]
+    assert [c.line for c in commands(needs[0])][:2] == harness_did
+
+    body = text[text.index("\n## 1. The app\n") : text.index("\n## The finished")]
+    serve: Command | None = None
+    logs = 0
+    with shell(folder, venv, text) as run:
+        for block in blocks(body):
+            if block.lang == "python" and STACK.search(block.text):
+                step = STACK.search(block.text)
+                assert step is not None
+                module = STACK.sub(step[0].replace("\\", "\\\\"), finished, count=1)
+                (folder / "notes.py").write_text(module, encoding="utf-8")
+                assert serve is not None
+                run.check(serve)  # restart with the new stack, as the page says
+            elif block.lang == "python" and block.text.startswith("# "):
+                name = block.text.split("\n", 1)[0][2:].strip()
+                (folder / name).write_text(block.text, encoding="utf-8")
+            elif block.lang == "console":
+                for command in commands(block):
+                    if command.line.startswith("python notes.py"):
+                        serve = command  # step 1 names it; each step restarts it
+                    elif command.line.startswith("gunicorn "):
+                        run.stop()
+                        run.server = None
+                        _start_gunicorn(run, command.line)
+                    else:
+                        run.check(command)
+            elif block.lang == "text" and run.server is not None:
+                _check_log(run, block.text)
+                logs += 1
+    assert serve is not None
+    assert logs == 2  # wsgiref's console in step 5, gunicorn's in step 7
+    assert (folder / "gunicorn.conf.py").is_file()
+    assert "python -m pytest -q test_notes.py" in run.ran
+    assert sum(line.startswith("gunicorn ") for line in run.ran) == 1
+
+
+def _start_gunicorn(run: Shell, line: str) -> None:
+    line = run.port_for(line)
+    run.ran.append(line)
+    (port,) = {int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", line)}
+    process = subprocess.Popen(
+        ["bash", "-c", f"exec {line}"],
+        cwd=run.cwd,
+        env=run.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+    )
+    run.server = Server(process, port)
+    run.server._start_reading()
+    _wait_until_listening(run.server, 30)
+
+
+def _check_log(run: Shell, shown: str) -> None:
+    """The server's console against a log excerpt the page shows: the whole
+    log, or under gunicorn its access lines alone, one per request."""
+    assert run.server is not None
+    shown = run.port_for(shown)
+    want = normal(shown)
+    if shown.startswith("["):  # gunicorn: its start-up lines come first
+        log = run.server.wait_for_log(
+            lambda log: len(re.findall(r'"(GET|POST) ', log)) >= len(want)
+        )
+        got = [line for line in log.splitlines() if re.search(r'"(GET|POST) ', line)]
+    else:
+        log = run.server.wait_for_log(lambda log: len(log.splitlines()) >= len(want))
+        got = log.splitlines()
+    assert _match(want, normal("\n".join(got))), f"expected:\n{shown}\ngot:\n{log}"
