@@ -445,3 +445,13 @@ def app_factory(global_conf: dict[str, str], **local_conf: str) -> Any:
         return [environ[ENVIRON_KEY].encode()]
 
     return app
+
+
+def test_a_forked_worker_drops_the_ids_its_parent_holds() -> None:
+    from wsgimw import requestid
+
+    requestid._new_id()
+    assert requestid._pool  # the rest of the batch
+    requestid._after_fork()  # what os.register_at_fork runs in a child
+    assert requestid._pool == []
+    assert NEW_ID.match(requestid._new_id())
