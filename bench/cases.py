@@ -26,7 +26,12 @@ HEAD = "shared, HEAD"
 STACK_GZIP = "fresh, stack, gzip"
 STACK_PLAIN = "fresh, stack, no Accept-Encoding"
 STACK_AUTH = "fresh, stack, credentials"
-_FRESH_KINDS = frozenset({FRESH, FRESH_QUERY, STACK_GZIP, STACK_PLAIN, STACK_AUTH})
+# The default configuration's request (`bench.stacks.make_default_environ`):
+# a browser's GET of a protected path with credentials and a query string.
+DEFAULT = "fresh, default configuration"
+_FRESH_KINDS = frozenset(
+    {FRESH, FRESH_QUERY, STACK_GZIP, STACK_PLAIN, STACK_AUTH, DEFAULT}
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ BASELINES = {
     STACK_GZIP: "bare_stack",
     STACK_PLAIN: "bare_stack",
     STACK_AUTH: "bare_stack",
+    DEFAULT: "bare_default",
 }
 # DESIGN §6 sets its budgets in ns "measured on this kind of machine", where
 # the bare app costs about this much; the report shows how this machine
@@ -135,7 +141,52 @@ _TRACEBACK = re.compile(
 _SERVER_ERROR = "500 Internal Server Error"
 
 CASES: tuple[Case, ...] = (
-    Case(BARE, "bare hello-world app", _bare),
+    # The headline: what a user who copies the README runs (bench.stacks).
+    Case(
+        "default",
+        "wsgimw, default configuration",
+        stacks.default_stack,
+        "paste_default",
+        FULL_STACK,
+        short="wsgimw default",
+        app=stacks.query_app,
+        environ=DEFAULT,
+        verify=_logged(
+            stacks.DEFAULT_LOG_HANDLER,
+            _stack_line(stacks.DEFAULT_PATH, stacks.USER, "13"),
+        ),
+        section="The default configuration: the README's stack, AccessLog "
+        "through logging to a handler that formats each record, Basic "
+        "credentials checked against a {SHA} htpasswd line, a query string "
+        "the app reads (bench.stacks); extra ns over the bare app served a copy",
+    ),
+    Case(
+        "paste_default",
+        "Paste/WebOb stack, same jobs",
+        stacks.paste_default_stack,
+        short="Paste stack",
+        app=stacks.webob_query_app,
+        environ=DEFAULT,
+        gzipped=True,
+        verify=_logged(
+            stacks.DEFAULT_PASTE_LOG_HANDLER,
+            _stack_line(stacks.DEFAULT_PATH, stacks.USER, "33"),
+        ),
+    ),
+    Case(
+        "bare_default",
+        "bare app, default request copied",
+        _bare,
+        short="bare+copy",
+        environ=DEFAULT,
+    ),
+    Case(
+        BARE,
+        "bare hello-world app",
+        _bare,
+        section="Each layer and its peer, on a shared environ; extra ns over "
+        "the bare app",
+    ),
     Case(
         "pass_through",
         "pass-through function layer",
@@ -483,6 +534,8 @@ def template_environ(kind: str) -> Environ:
         return apps.make_plain_environ()
     if kind == HEAD:
         return apps.make_head_environ()
+    if kind == DEFAULT:
+        return stacks.make_default_environ()
     if kind in (STACK_GZIP, STACK_PLAIN, STACK_AUTH):
         return stacks.make_environ(
             gzip=kind != STACK_PLAIN, credentials=kind == STACK_AUTH

@@ -499,6 +499,22 @@ _STACK_NOTES = (
     "measured over the bare hello-world app.",
 )
 
+_DEFAULT_NOTES = (
+    "Default configuration (bench.stacks, the first rows): wsgimw is the "
+    "README's compose(ErrorHandler(), AccessLog(format='combined'), "
+    "Compress(minimum_size=500), BasicAuth(htpasswd=..., realm='app', "
+    "protect=['/admin']), QueryParser()), AccessLog logging at INFO to a "
+    "handler that formats every record; Paste's is ErrorMiddleware, "
+    "TransLogger (to the same kind of handler), gzipper, AuthBasicHandler "
+    "behind a function layer that sends only /admin to it, in that order. "
+    "The request is a browser's GET /admin/hello?query with Basic "
+    "credentials (a {SHA} line of bench/bench.htpasswd; Paste's authfunc "
+    "checks the same line) and gzip among its Accept-Encoding; the app "
+    "reads the query (QueryParser's mapping; WebOb's Request(environ).GET). "
+    "Paste's gzipper compresses the 13-byte body (33 bytes); Compress leaves "
+    "it under minimum_size.",
+)
+
 _ACTING_PATHS = (
     "ErrorHandler, app raises: answers a 500 text/html page (type negotiated "
     "from Accept, cached) through start_response(exc_info). 'logging off': "
@@ -576,6 +592,8 @@ def _notes(report: Report, scale: float) -> list[str]:
             f"{ours:+.1f} = {theirs / ours:.2f}x"
         )
     notes.extend(_ACTING_PATHS)
+    if "default" in by_key:
+        notes.extend(_DEFAULT_NOTES)
     if "stack_gzip" in by_key:
         notes.extend(_STACK_NOTES)
     if report.flows:

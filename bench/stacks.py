@@ -44,6 +44,7 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Iterable
+from pathlib import Path
 
 import bcrypt
 from paste.auth.basic import AuthBasicHandler
@@ -170,9 +171,112 @@ def paste_stack(app: WSGIApp) -> WSGIApp:
     return outer
 
 
+# -- the default configuration -----------------------------------------------
+#
+# What a user who copies the README runs: AccessLog() through logging (its
+# default) to a handler that formats every record, Compress(minimum_size=500),
+# BasicAuth on an htpasswd file with a {SHA} line protecting /admin, and an
+# app that reads the query string. The request is a browser's: credentials,
+# a query string, gzip among its Accept-Encoding. Paste's and WebOb's layers
+# do the same jobs, in the same order.
+
+#: The htpasswd file of both default stacks: one ``{SHA}`` line for USER.
+HTPASSWD = Path(__file__).resolve().with_name("bench.htpasswd")
+#: The protected prefix of the default stacks, and the path requested.
+PROTECTED = "/admin"
+DEFAULT_PATH = PROTECTED + "/hello"
+DEFAULT_LOG, DEFAULT_LOG_HANDLER = apps.formatting_logger("bench.default.wsgimw")
+DEFAULT_PASTE_LOG, DEFAULT_PASTE_LOG_HANDLER = apps.formatting_logger(
+    "bench.default.paste"
+)
+
+
+def make_default_environ() -> Environ:
+    """The default configuration's request: a browser's ``GET
+    /admin/hello?QUERY`` with the user's Basic credentials."""
+    environ = apps.make_fresh_environ(apps.QUERY)
+    environ["PATH_INFO"] = DEFAULT_PATH
+    environ["HTTP_AUTHORIZATION"] = AUTHORIZATION
+    return environ
+
+
+def query_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """The hello-world app, reading the query through QueryParser first."""
+    if environ["wsgimw.query"].getall("tag") != apps.TAGS:
+        raise RuntimeError("QueryParser read the wrong tags")
+    return apps.hello_app(environ, start_response)
+
+
+def webob_query_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """The hello-world app, reading the query as a WebOb app does first."""
+    if WebObRequest(environ).GET.getall("tag") != apps.TAGS:
+        raise RuntimeError("WebOb read the wrong tags")
+    return apps.hello_app(environ, start_response)
+
+
+def default_stack(app: WSGIApp) -> WSGIApp:
+    """The README's stack around ``app``, AccessLog logging through a
+    logger whose handler formats each record."""
+    return compose(
+        ErrorHandler(),
+        AccessLog(format="combined", logger=DEFAULT_LOG),
+        Compress(minimum_size=500),
+        BasicAuth(htpasswd=HTPASSWD, realm="app", protect=[PROTECTED]),
+        QueryParser(),
+    )(app)
+
+
+def _htpasswd_lines(path: Path) -> dict[str, str]:
+    """user -> hash, from the lines of an htpasswd file (comments skipped)."""
+    users = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            user, _, hashed = line.partition(":")
+            users[user] = hashed
+    return users
+
+
+_PASTE_USERS = _htpasswd_lines(HTPASSWD)
+
+
+def _paste_sha_check(environ: Environ, user: str, password: str) -> bool:
+    """What a Paste user writes to check a {SHA} htpasswd line."""
+    stored = _PASTE_USERS.get(user)
+    digest = base64.b64encode(hashlib.sha1(password.encode()).digest()).decode()
+    return stored is not None and hmac.compare_digest(stored, "{SHA}" + digest)
+
+
+def _paste_protect(app: WSGIApp, checked: WSGIApp) -> WSGIApp:
+    """What a Paste user writes for protect=: AuthBasicHandler checks every
+    request it sees."""
+
+    def paste_protect_app(
+        environ: Environ, start_response: StartResponse
+    ) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == PROTECTED or path.startswith(PROTECTED + "/"):
+            return checked(environ, start_response)
+        return app(environ, start_response)
+
+    return paste_protect_app
+
+
+def paste_default_stack(app: WSGIApp) -> WSGIApp:
+    """Paste's and WebOb's layers for the default configuration's jobs."""
+    authenticated: WSGIApp = AuthBasicHandler(app, "app", _paste_sha_check)
+    gzipped: WSGIApp = PasteGzipper(_paste_protect(app, authenticated))
+    logged: WSGIApp = PasteTransLogger(gzipped, logger=DEFAULT_PASTE_LOG)
+    outer: WSGIApp = PasteErrorMiddleware(
+        logged, debug=False, show_exceptions_in_wsgi_errors=False
+    )
+    return outer
+
+
 # -- what bench.e2e serves ----------------------------------------------------
 
 bare_app: WSGIApp = apps.hello_app
 wsgimw_app: WSGIApp = wsgimw_stack(apps.hello_app)
 wsgimw_logged_app: WSGIApp = wsgimw_logged_stack(apps.hello_app)
 paste_app: WSGIApp = paste_stack(apps.hello_app)
+default_app: WSGIApp = default_stack(query_app)
+paste_default_app: WSGIApp = paste_default_stack(webob_query_app)

@@ -6,13 +6,17 @@ import io
 import json
 import logging
 import os
+import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote_to_bytes
 
 import apachelogs
 import pytest
+import servers
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,6 +34,7 @@ from wsgimw.testing import (
 )
 from wsgimw.types import Environ, StartResponse
 
+ROOT = Path(__file__).resolve().parent.parent
 COMBINED_PARSER = apachelogs.LogParser(apachelogs.COMBINED)
 COMMON_PARSER = apachelogs.LogParser(apachelogs.COMMON)
 
@@ -662,3 +667,268 @@ def test_bytes_held_above_and_dropped_by_an_exc_info_page_are_not_counted() -> N
     result = call_app(stack(replaced))
     assert (result.status, result.body) == ("500 Internal Server Error", b"page")
     assert log.getvalue() == "500 4\n"
+
+
+# -- records made without logger.info() ------------------------------------------
+
+
+def _access_record(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> logging.LogRecord:
+    """The one record AccessLog gives ``logger`` for a request."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        call_app(AccessLog(logger=logger)(ScriptedApp()), "/x?y=1")
+    finally:
+        logger.removeHandler(handler)
+    assert len(records) == 1
+    return records[0]
+
+
+def test_a_record_is_the_one_logger_info_makes_without_a_caller(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Field for field what logging.LogRecord makes for logger.info(line)
+    when logging looks for no caller (logging._srcfile = None), at the
+    same instant; type, time, thread and process included."""
+    monkeypatch.setattr(time, "time", lambda: 1_800_000_000.123456)
+    record = _access_record(logging.getLogger("test.accesslog.exact"), monkeypatch)
+    expected = logging.LogRecord(
+        "test.accesslog.exact",
+        logging.INFO,
+        "(unknown file)",
+        0,
+        record.msg,
+        (),
+        None,
+        "(unknown function)",
+        None,
+    )
+    assert type(record) is logging.LogRecord
+    fields = vars(record).pop("wsgimw_access")
+    assert vars(record) == vars(expected)
+    assert record.getMessage() == expected.getMessage()
+    assert fields["path"] == "/x?y=1"
+
+
+def test_a_record_factory_makes_the_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[str] = []
+    factory = logging.getLogRecordFactory()
+
+    def tagging_factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        made.append(record.getMessage())
+        return record
+
+    monkeypatch.setattr(logging, "_logRecordFactory", tagging_factory)
+    record = _access_record(logging.getLogger("test.accesslog.factory"), monkeypatch)
+    assert made == [record.getMessage()]
+    assert (record.pathname, record.lineno) == ("(unknown file)", 0)
+    assert record.wsgimw_access["path"] == "/x?y=1"  # type: ignore[attr-defined]
+
+
+def test_a_logger_subclass_logs_through_its_own_info(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+
+    class Counting(logging.Logger):
+        def info(self, msg: object, *args: object, **kwargs: object) -> None:
+            calls.append(str(msg))
+            super().info(msg, *args, **kwargs)  # type: ignore[arg-type]
+
+    record = _access_record(Counting("test.accesslog.subclass"), monkeypatch)
+    assert calls == [record.getMessage()]
+    assert record.wsgimw_access["status"] == 200  # type: ignore[attr-defined]
+
+
+def test_the_fields_are_those_of_fields(caplog: pytest.LogCaptureFixture) -> None:
+    """The record's fields and the line are what fields() and the format
+    string make, for a request with values to escape and to redact."""
+    caplog.set_level(logging.INFO, logger="wsgimw.accesslog")
+    environ = make_environ(
+        "/caf\xc3\xa9",
+        QUERY_STRING="token=abc&q=%22x%22",
+        HTTP_REFERER='https://a.example/?password=1&x="',
+        HTTP_USER_AGENT="agent\x1b[31m",
+        REMOTE_USER="b\xc3\xb8b",
+        HTTP_X_REQUEST_ID="r-1",
+    )
+    access = AccessLog()
+    access.write(environ, "404 Not Found", 0, time.time(), 0.25)
+    (record,) = caplog.records
+    fields = record.wsgimw_access  # type: ignore[attr-defined]
+    expected = access.fields(environ, "404 Not Found", 0, record.created, 0.25)
+    assert {k: v for k, v in fields.items() if k not in ("time", "time_iso")} == {
+        k: v for k, v in expected.items() if k not in ("time", "time_iso")
+    }
+    line = record.getMessage()
+    entry = COMBINED_PARSER.parse(line)  # a valid combined line
+    assert (entry.remote_user, entry.final_status) == (fields["user"], 404)
+    assert " - b\\xc3\\xb8b [" in line  # escaped as Apache does
+    assert line.endswith('=[redacted]&x=\\"" "agent\\x1b[31m"')
+    assert "abc" not in line
+    assert "password=1" not in line
+
+
+# -- saying when the lines go nowhere --------------------------------------------
+
+_SCRIPT = """
+import logging, sys
+from wsgimw import AccessLog
+from wsgimw.testing import call_app
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hi"]
+
+{setup}
+app = {access}(hello)
+for _ in range(3):
+    call_app(app, "/")
+print("served", file=sys.stderr)
+"""
+_HINT = "wsgimw AccessLog: no access lines will appear"
+
+
+def _run(setup: str, access: str = "AccessLog()") -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", _SCRIPT.format(setup=setup, access=access)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    return result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setup", "why"),
+    [
+        ("", "effective level is WARNING"),
+        (
+            "logging.getLogger().setLevel(logging.INFO)",
+            "no handler is configured for the 'wsgimw.accesslog' logger or its "
+            "parents, and Python's last resort drops INFO records",
+        ),
+        (
+            "logging.basicConfig(level=logging.INFO)\n"
+            "logging.getLogger().handlers[0].setLevel(logging.WARNING)",
+            "every handler of the 'wsgimw.accesslog' logger is above INFO",
+        ),
+        (
+            "import logging.config\n"
+            "logging.getLogger('wsgimw.accesslog')\n"
+            "logging.config.dictConfig({'version': 1, 'root': {'level': 'INFO', "
+            "'handlers': ['h']}, 'handlers': {'h': {'class': "
+            "'logging.StreamHandler'}}})",
+            "the 'wsgimw.accesslog' logger is disabled",
+        ),
+        ("logging.basicConfig(level=logging.INFO)\nlogging.disable()", "disable"),
+    ],
+    ids=["bare", "no-handler", "handler-above-info", "disabled", "disable"],
+)
+def test_lines_that_go_nowhere_are_said_once_on_stderr(setup: str, why: str) -> None:
+    stderr = _run(setup)
+    assert stderr.count(_HINT) == 1, stderr
+    hint = stderr.splitlines()[0]
+    assert why in hint
+    for fix in (
+        "logging.basicConfig(level=logging.INFO)",
+        "--log-config",
+        "logconfig_dict",
+        "AccessLog(stream=sys.stderr)",
+    ):
+        assert fix in hint
+    assert stderr.splitlines()[1:] == ["served"]  # nothing else, no line
+
+
+@pytest.mark.parametrize(
+    ("setup", "access"),
+    [
+        ("logging.basicConfig(level=logging.INFO)", "AccessLog()"),
+        (
+            "logging.getLogger('wsgimw').addHandler(logging.StreamHandler())\n"
+            "logging.getLogger('wsgimw').setLevel(logging.INFO)",
+            "AccessLog()",
+        ),
+        ("", "AccessLog(stream=sys.stderr)"),
+        (
+            "mine = logging.getLogger('mine')\n"
+            "mine.addHandler(logging.StreamHandler())\n"
+            "mine.setLevel(logging.INFO)",
+            "AccessLog(logger=logging.LoggerAdapter(mine, {}))",
+        ),
+    ],
+    ids=["basicConfig", "parent-handler", "stream", "adapter"],
+)
+def test_lines_that_go_somewhere_are_not_hinted_at(setup: str, access: str) -> None:
+    stderr = _run(setup, access)
+    assert _HINT not in stderr
+    assert stderr.count('"GET / HTTP/1.0" 200 2') == 3, stderr
+
+
+def test_the_hint_is_said_once_per_logger_and_adds_nothing() -> None:
+    stderr = _run(
+        "other = AccessLog(logger=logging.getLogger('other'))(hello)\n"
+        "for _ in range(2):\n"
+        "    call_app(AccessLog()(hello), '/')\n"
+        "    call_app(other, '/')\n"
+        "root = logging.getLogger()\n"
+        "assert (root.handlers, root.level) == ([], logging.WARNING)\n"
+        "assert logging.getLogger('wsgimw.accesslog').handlers == []"
+    )
+    assert stderr.count(_HINT) == 2, stderr
+    assert "'other' logger" in stderr
+
+
+_GUNICORN_APP = """
+from wsgimw import AccessLog
+
+def hello(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hi"]
+
+application = AccessLog()(hello)
+"""
+
+
+@pytest.mark.parametrize("configured", [False, True], ids=["bare", "log-config-json"])
+def test_under_gunicorn_the_hint_or_the_lines(tmp_path: Path, configured: bool) -> None:
+    """gunicorn configures its own loggers only: with no logging set-up the
+    hint comes once, at the first request; with a --log-config-json (any
+    dictConfig through gunicorn gives the root logger its console handler
+    at INFO) the lines come and the hint does not."""
+    (tmp_path / "hello.py").write_text(_GUNICORN_APP, encoding="utf-8")
+    args = ["-m", "gunicorn", "--threads", "2", "--bind", "127.0.0.1:{port}"]
+    if configured:
+        (tmp_path / "logging.json").write_text('{"version": 1}', encoding="utf-8")
+        args += ["--log-config-json", str(tmp_path / "logging.json")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path)])}
+    with servers.running([*args, "hello:application"], cwd=tmp_path, env=env) as server:
+        for _ in range(2):
+            with urllib.request.urlopen(server.url + "/hi", timeout=10) as response:
+                assert response.read() == b"hi"
+        expected = '"GET /hi HTTP/1.1" 200 2' if configured else _HINT
+        wanted = 2 if configured else 1
+        log = server.wait_for_log(lambda text: text.count(expected) >= wanted)
+    if configured:
+        assert _HINT not in log, log
+        # gunicorn's default dictConfig also lets its own loggers propagate
+        # to the root's handler, which may print a line twice: at least both.
+        assert log.count('"GET /hi HTTP/1.1" 200 2') >= 2, log
+    else:
+        assert log.count(_HINT) == 1, log
+        assert "GET /hi" not in log

@@ -1309,3 +1309,51 @@ def test_docs_examples_run(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/reference/auth.md", "exec"), {"__name__": "docs_example"})
+
+
+# -- the usual Basic header, read in one step ------------------------------------
+
+
+def _full_checks(header: str) -> tuple[str, str] | str | None:
+    """What the full checks make of a header: credentials, None (no Basic
+    credentials) or the 400's reason."""
+    from wsgimw import auth
+
+    try:
+        token = auth._credentials(header, "basic", auth._BASIC_AGAIN)
+        return None if token is None else auth._decode_basic(token)
+    except auth._BadRequest as exc:
+        return str(exc)
+
+
+_SCHEMES = st.sampled_from(["Basic", "basic", "BASIC", "bAsIc", "Bearer", "Basic\t"])
+
+
+@given(
+    scheme=_SCHEMES,
+    spaces=st.sampled_from([" ", "  ", "", " \t"]),
+    payload=st.binary(max_size=64)
+    | st.text(max_size=24).map(lambda t: t.encode("utf-8", "surrogatepass")),
+    cut=st.integers(min_value=0, max_value=3),
+    tail=st.sampled_from(["", " ", ",", "=", "\x00", "==", "\t"]),
+)
+@example(scheme="Basic", spaces=" ", payload=b"alice:pw", cut=0, tail="")
+@example(scheme="Basic", spaces=" ", payload=b"al\x7fice:pw", cut=0, tail="")
+@example(scheme="Basic", spaces=" ", payload=b"alice", cut=0, tail="")
+@example(scheme="Basic", spaces=" ", payload=b"\xc3:pw", cut=0, tail="")
+@example(scheme="Basic", spaces=" ", payload=b"a" * 4097 + b":", cut=0, tail="")
+def test_the_usual_header_is_read_as_the_full_checks_read_it(
+    scheme: str, spaces: str, payload: bytes, cut: int, tail: str
+) -> None:
+    from wsgimw import auth
+
+    token = base64.b64encode(payload).decode()
+    token = token[: len(token) - cut] if cut else token
+    header = f"{scheme}{spaces}{token}{tail}"
+    usual = auth._usual_basic(header)
+    if usual is not None:  # taken by the quick step: exactly as the full checks
+        assert usual == _full_checks(header)
+    if scheme.lower() == "basic" and spaces == " " and not cut and not tail:
+        # A well-formed header with good credentials takes the quick step.
+        full = _full_checks(header)
+        assert (usual is not None) == isinstance(full, tuple)

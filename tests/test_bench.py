@@ -32,6 +32,9 @@ BENCH = [
 ]
 
 ROWS = {
+    "default": "wsgimw, default configuration",
+    "paste_default": "Paste/WebOb stack, same jobs",
+    "bare_default": "bare app, default request copied",
     "bare": "bare hello-world app",
     "pass_through": "pass-through function layer",
     "nested": "hand nesting m1(m2(m3(app)))",
@@ -76,7 +79,7 @@ ROWS = {
 }
 # The full stacks, each held to DESIGN's "within 10 µs of the bare app and
 # at least 2x faster than the Paste/WebOb stack".
-STACKS = {"stack_gzip", "stack_plain", "stack_auth", "stack_logged_gzip"}
+STACKS = {"default", "stack_gzip", "stack_plain", "stack_auth", "stack_logged_gzip"}
 # Rows whose figure is compared with a peer: ratio printed beside them.
 WITH_PEER = {
     "compose",
@@ -124,6 +127,9 @@ FRESH = {
     "webob_read": "bare_fresh_query",
     "bare_stack": "bare",
     **{key: "bare_stack" for key in ROWS if key.startswith(("stack_", "paste_stack_"))},
+    "bare_default": "bare",
+    "default": "bare_default",
+    "paste_default": "bare_default",
 }
 # Compress's not-acting rows and their peers are measured over the bare app
 # answering the same response.
@@ -202,6 +208,11 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
     peaks, notes = rest.split("\nns/req: ", 1)
 
     lines = requests.splitlines()
+    # The headline first: the default configuration, beside its peer.
+    rule = next(i for i, line in enumerate(lines) if line.startswith("-----"))
+    assert lines[rule + 1].startswith("-- The default configuration: "), lines
+    assert lines[rule + 2].startswith(ROWS["default"] + " "), lines
+    assert lines[rule + 3].startswith(ROWS["paste_default"] + " "), lines
     for key, label in ROWS.items():
         line = _row(lines, label, out)
         median = re.search(r"(\d+\.\d+) \+- +(\d+\.\d+)", line)
@@ -216,6 +227,7 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
         if key in STACKS:
             assert "extra <= 10 µs, >= 2x peer" in line, line
             assert "vs Paste stack" in line, line
+    assert "Default configuration (bench.stacks, the first rows)" in out
     assert re.search(r"^name .* unscaled +scaled x\d+\.\d\d$", out, re.M)
 
     # Throughput: MB/s, the compressed share, the ratio to the raw

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 import string
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
@@ -60,6 +62,9 @@ FIELDS = {
     "request_id": "environ['wsgimw.request_id'] (RequestId sets it), or '-'",
     "header": "a request header by name: {header[Accept-Language]}",
 }
+
+#: host, user, method, path, protocol, referer, user agent: unescaped.
+_Texts = tuple[str, str, str, str, str, str, str]
 
 _NUMBERS = frozenset({"status", "bytes", "duration_us", "duration_ms", "header"})
 _MONTHS = (
@@ -277,10 +282,15 @@ class AccessLog:
     def __call__(self, app: WSGIApp) -> WSGIApp:
         logger_on = self._logger.isEnabledFor
         to_stream = self._stream is not None
+        unchecked = not to_stream  # whether the first request is still to come
 
         def logged_app(
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
+            nonlocal unchecked
+            if unchecked:
+                unchecked = False
+                _hint_if_nowhere(self._logger)
             if not (to_stream or logger_on(logging.INFO)):
                 return app(environ, start_response)  # nobody would read the line
             return _Logged(environ, start_response, self).respond(app)
@@ -308,69 +318,71 @@ class AccessLog:
         self, environ: Environ, status: str, sent: int, started: float, duration: float
     ) -> dict[str, Any]:
         """The documented fields of one request, unescaped."""
-        # Written out for speed: this runs for every request. Values are
-        # ASCII almost always, and ASCII text is its own latin-1 form.
-        get = environ.get
-        method = _text(get("REQUEST_METHOD", "-"))
-        path = self._path(environ)
-        protocol = _text(get("SERVER_PROTOCOL", "-"))
-        apache, iso_prefix, iso_offset = _local_second(
-            int(started), time.timezone, time.altzone
+        second = _local_second(int(started), time.timezone, time.altzone)
+        return _fields(
+            self._texts(environ),
+            environ,
+            _code(status),
+            sent,
+            started,
+            duration,
+            second,
         )
-        return {
-            "host": self._host(environ),
-            "ident": "-",
-            "user": _text(get("REMOTE_USER") or "-"),
-            "time": apache,
-            "time_iso": f"{iso_prefix}.{int(started * 1000) % 1000:03d}{iso_offset}",
-            "request_line": f"{method} {path} {protocol}",
-            "method": method,
-            "path": path,
-            "protocol": protocol,
-            "status": _code(status),
-            "bytes": sent,
-            "bytes_clf": str(sent) if sent else "-",
-            "referer": self._referer(environ),
-            "user_agent": _text(get("HTTP_USER_AGENT", "-")),
-            "duration_us": int(duration * 1_000_000),
-            "duration_ms": round(duration * 1000, 3),
-            "request_id": _text(get("wsgimw.request_id") or "-"),
-        }
 
-    def _apache_line(
-        self, environ: Environ, status: str, sent: int, started: float
-    ) -> str:
-        """The line of format="common" or "combined", escaped: what `fields`
-        and the format string make, with only the fields these formats show
-        (this runs for every request)."""
+    def _texts(self, environ: Environ) -> _Texts:
+        """What the request itself gives the line, unescaped: host, user,
+        method, path, protocol, referer and user agent."""
+        # Written out for speed: this runs for every request.
         get = environ.get
-        request_line = (
-            f"{_text(get('REQUEST_METHOD', '-'))} {self._path(environ)} "
-            f"{_text(get('SERVER_PROTOCOL', '-'))}"
-        )
-        texts = [self._host(environ), _text(get("REMOTE_USER") or "-"), request_line]
-        if self._combined:
-            texts.append(self._referer(environ))
-            texts.append(_text(get("HTTP_USER_AGENT", "-")))
-        # One look at them all: almost always there is nothing to escape.
-        if not _plain("".join(texts)):
-            texts = [_escape(text) for text in texts]
-        when = _local_second(int(started), time.timezone, time.altzone)[0]
-        line = (
-            f'{texts[0]} - {texts[1]} [{when}] "{texts[2]}" {_code(status)} '
-            f"{sent or '-'}"
-        )
-        if self._combined:
-            return f'{line} "{texts[3]}" "{texts[4]}"'
-        return line
-
-    def _referer(self, environ: Environ) -> str:
-        referer = _text(environ.get("HTTP_REFERER", "-"))
+        user = get("REMOTE_USER") or "-"
+        method = get("REQUEST_METHOD", "-")
+        protocol = get("SERVER_PROTOCOL", "-")
+        referer = get("HTTP_REFERER", "-")
+        agent = get("HTTP_USER_AGENT", "-")
+        # Almost always str and ASCII, which is its own latin-1 form: one
+        # look at them all (join refuses anything but str).
+        try:
+            ascii_only = "".join((user, method, protocol, referer, agent)).isascii()
+        except TypeError:
+            ascii_only = False
+        if not ascii_only:
+            user, method, protocol, referer, agent = map(
+                _text, (user, method, protocol, referer, agent)
+            )
         # Only a value with a name=value pair or a user:password@ in it can
         # hold a secret: any other is its own redaction.
         if "=" in referer or "@" in referer:
-            return redact_url(referer, self._names)
-        return referer
+            referer = redact_url(referer, self._names)
+        return (
+            self._host(environ),
+            user,
+            method,
+            self._path(environ),
+            protocol,
+            referer,
+            agent,
+        )
+
+    def _apache_line(
+        self, texts: _Texts, code: int, sent: int, second: tuple[str, str, str]
+    ) -> str:
+        """The line of format="common" or "combined", escaped: what `fields`
+        and the format string make, with only the fields these formats show
+        (this runs for every request). ``second`` is `_local_second`'s."""
+        host, user, method, path, protocol, referer, agent = texts
+        # One look at them all: almost always there is nothing to escape.
+        if self._combined:
+            if not _plain(f"{host}{user}{method}{path}{protocol}{referer}{agent}"):
+                host, user, method, path, protocol, referer, agent = map(_escape, texts)
+        elif not _plain(f"{host}{user}{method}{path}{protocol}"):
+            host, user, method, path, protocol = map(_escape, texts[:5])
+        line = (
+            f'{host} - {user} [{second[0]}] "{method} {path} {protocol}" '
+            f"{code} {sent or '-'}"
+        )
+        if self._combined:
+            return f'{line} "{referer}" "{agent}"'
+        return line
 
     def _host(self, environ: Environ) -> str:
         host = environ.get("REMOTE_ADDR") or "-"
@@ -407,15 +419,23 @@ class AccessLog:
     def write(
         self, environ: Environ, status: str, sent: int, started: float, duration: float
     ) -> None:
-        stream = self._stream
-        if stream is not None and self._apache:
-            # Nothing but the line is wanted: build only what it shows.
-            line = self._apache_line(environ, status, sent, started)
+        texts = self._texts(environ)
+        code = _code(status)
+        second = _local_second(int(started), time.timezone, time.altzone)
+        if self._apache:
+            # Nothing but the line and the fields: build only what they show.
+            line = self._apache_line(texts, code, sent, second)
+            if self._stream is None:
+                self._log(
+                    line,
+                    _fields(texts, environ, code, sent, started, duration, second),
+                )
+                return
             with self._lock:
-                stream.write(line + "\n")
-                stream.flush()
+                self._stream.write(line + "\n")
+                self._stream.flush()
             return
-        fields = self.fields(environ, status, sent, started, duration)
+        fields = _fields(texts, environ, code, sent, started, duration, second)
         if self._json:
             record = {
                 k: v
@@ -441,7 +461,261 @@ class AccessLog:
                 self._stream.write(line + "\n")
                 self._stream.flush()
         else:
-            self._logger.info(line, extra={"wsgimw_access": fields})
+            self._log(line, fields)
+
+    def _log(self, line: str, fields: dict[str, Any]) -> None:
+        """One INFO record for ``line``, with ``fields`` as ``wsgimw_access``."""
+        logger = self._logger
+        if type(logger) is logging.Logger or type(logger) is logging.RootLogger:
+            # What logger.info() does, less the search for the caller (an
+            # access record has none that means anything: the server's loop
+            # calling close()), in a record made the quick way when it can be.
+            record = _make_record(logger, line)
+            record.wsgimw_access = fields
+            logger.handle(record)
+        else:  # an adapter or a Logger subclass: its own info() decides
+            logger.info(line, extra={"wsgimw_access": fields})
+
+
+def _fields(
+    texts: _Texts,
+    environ: Environ,
+    code: int,
+    sent: int,
+    started: float,
+    duration: float,
+    second: tuple[str, str, str],
+) -> dict[str, Any]:
+    """The documented fields, from what the line was made of."""
+    host, user, method, path, protocol, referer, agent = texts
+    get = environ.get
+    return {
+        "host": host,
+        "ident": "-",
+        "user": user,
+        "time": second[0],
+        "time_iso": _iso_time(started, second),
+        "request_line": f"{method} {path} {protocol}",
+        "method": method,
+        "path": path,
+        "protocol": protocol,
+        "status": code,
+        "bytes": sent,
+        "bytes_clf": str(sent) if sent else "-",
+        "referer": referer,
+        "user_agent": agent,
+        "duration_us": int(duration * 1_000_000),
+        "duration_ms": round(duration * 1000, 3),
+        "request_id": _text(get("wsgimw.request_id") or "-"),
+    }
+
+
+# The last time_iso made, with its millisecond and `_local_second` entry:
+# requests come many to a millisecond under load.
+_last_iso: tuple[int, tuple[str, str, str], str] = (-1, ("", "", ""), "")
+
+
+def _iso_time(started: float, second: tuple[str, str, str]) -> str:
+    """``started`` in ISO 8601 with milliseconds and the local offset;
+    ``second`` is `_local_second`'s entry for it."""
+    global _last_iso
+    millisecond = int(started * 1000)
+    last = _last_iso
+    if last[0] == millisecond and last[1] is second:
+        return last[2]
+    text = f"{second[1]}.{millisecond % 1000:03d}{second[2]}"
+    _last_iso = (millisecond, second, text)
+    return text
+
+
+# -- records -----------------------------------------------------------------
+#
+# logger.info() spends more than half its time finding the caller (a walk
+# up the stack) and making the record (about twenty attributes set one by
+# one, os.path calls on the caller's file name). An access record has no
+# caller worth naming, so none is looked for, as when logging._srcfile is
+# None: "(unknown file)", line 0, "(unknown function)". And when records are
+# plain LogRecords (no record factory, no Logger subclass), one is made by
+# copying a template record and setting again what LogRecord.__init__ sets
+# per call (time, thread, process, task), on the Python versions whose
+# LogRecord does just that; `_FAST_RECORDS` says whether this one does
+# (checked once, against a real record).
+
+_NO_CALLER = ("(unknown file)", 0)
+_NO_FUNCTION = "(unknown function)"
+#: What LogRecord.__init__ sets from the clock, the thread and the process;
+#: everything else in a record of ours is the same every time.
+_PER_CALL = frozenset(
+    {"created", "msecs", "relativeCreated", "thread", "threadName", "process"}
+    | {"processName", "msg"}
+)
+_CONSTANT = frozenset(
+    {"name", "args", "levelname", "levelno", "pathname", "filename", "module"}
+    | {"exc_info", "exc_text", "stack_info", "lineno", "funcName"}
+)
+
+
+def _template(name: str, line: str) -> logging.LogRecord:
+    return logging.LogRecord(
+        name, logging.INFO, *_NO_CALLER, line, (), None, _NO_FUNCTION, None
+    )
+
+
+def _time_fields(now: float) -> tuple[float, float]:
+    """msecs and relativeCreated as LogRecord.__init__ computes them."""
+    return (
+        int((now - int(now)) * 1000) + 0.0,
+        (now - logging._startTime) * 1000,  # type: ignore[attr-defined]
+    )
+
+
+def _fast_records_work() -> bool:
+    """Whether this Python's LogRecord sets exactly the attributes
+    `_make_record` sets, the time ones computed as `_time_fields` does."""
+    record = _template("wsgimw.accesslog", "-")
+    names = set(vars(record))
+    tasks = "taskName" in names
+    if names - {"taskName"} != _PER_CALL | _CONSTANT:
+        return False  # pragma: no cover - a Python whose LogRecord differs
+    if not isinstance(logging._startTime, float):  # type: ignore[attr-defined]
+        return False  # pragma: no cover - Python 3.13+ counts nanoseconds
+    msecs, relative = _time_fields(record.created)
+    return bool(
+        msecs == record.msecs
+        and relative == record.relativeCreated
+        and (not tasks or record.taskName is None)  # type: ignore[attr-defined]
+    )
+
+
+_FAST_RECORDS = _fast_records_work()
+# os.getpid() is a system call; the pid changes only in a forked child.
+_pid = [os.getpid()]
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=lambda: _pid.__setitem__(0, os.getpid()))
+_templates: dict[str, logging.LogRecord] = {}
+
+
+def _make_record(logger: logging.Logger, line: str) -> logging.LogRecord:
+    """The INFO record ``logger.info(line)`` would make, with no caller."""
+    if not _FAST_RECORDS or logging.getLogRecordFactory() is not logging.LogRecord:
+        return logger.makeRecord(
+            logger.name, logging.INFO, *_NO_CALLER, line, (), None, _NO_FUNCTION
+        )
+    template = _templates.get(logger.name)
+    if template is None:
+        template = _templates[logger.name] = _template(logger.name, line)
+    record: logging.LogRecord = logging.LogRecord.__new__(logging.LogRecord)
+    record.__dict__ = values = template.__dict__.copy()
+    now = time.time()
+    values["msg"] = line
+    values["levelname"] = logging.getLevelName(logging.INFO)  # addLevelName()
+    values["created"] = now
+    # As _time_fields, written out.
+    values["msecs"] = int((now - int(now)) * 1000) + 0.0
+    values["relativeCreated"] = (now - logging._startTime) * 1000  # type: ignore[attr-defined]
+    # What LogRecord.__init__ does with the same module-level switches.
+    if logging.logThreads:
+        values["thread"] = threading.get_ident()
+        values["threadName"] = threading.current_thread().name
+    else:  # pragma: no cover - logging.logThreads = False
+        values["thread"] = values["threadName"] = None
+    if logging.logMultiprocessing:
+        values["processName"] = "MainProcess"
+        multiprocessing = sys.modules.get("multiprocessing")
+        if multiprocessing is not None:
+            try:  # noqa: SIM105 - suppress() costs a context manager per record
+                values["processName"] = multiprocessing.current_process().name
+            except Exception:  # pragma: no cover - as LogRecord: keep the default
+                pass
+    else:  # pragma: no cover - logging.logMultiprocessing = False
+        values["processName"] = None
+    values["process"] = _pid[0] if logging.logProcesses else None
+    if "taskName" in values:  # pragma: no cover - Python 3.12+
+        values["taskName"] = _task_name()
+    return record
+
+
+def _task_name() -> str | None:  # pragma: no cover - Python 3.12+
+    """The asyncio task name LogRecord records (3.12+), or None."""
+    if not getattr(logging, "logAsyncioTasks", True):
+        return None
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return None
+    try:
+        task = asyncio.current_task()
+    except Exception:
+        return None
+    return None if task is None else task.get_name()
+
+
+# -- saying when the lines go nowhere ---------------------------------------------
+
+_HINT_LOCK = threading.Lock()
+_HINTED: set[str] = set()
+
+
+def _nowhere(logger: logging.Logger) -> str | None:
+    """Why ``logger``'s INFO records reach no handler that emits them, as
+    `logging` decides it; None when one would."""
+    if logger.manager.disable >= logging.INFO:
+        return f"logging.disable({logging.getLevelName(logger.manager.disable)}) is in force"
+    if logger.disabled:
+        return (
+            f"the {logger.name!r} logger is disabled (a logging configuration "
+            "with disable_existing_loggers=True, the default of dictConfig and "
+            "fileConfig, ran after it was made)"
+        )
+    level = logger.getEffectiveLevel()
+    if level > logging.INFO:
+        return (
+            f"the {logger.name!r} logger's effective level is "
+            f"{logging.getLevelName(level)}, so INFO records are dropped"
+        )
+    found = False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            found = True
+            if handler.level <= logging.INFO:
+                return None
+        if not current.propagate:
+            break
+        current = current.parent
+    if found:
+        return f"every handler of the {logger.name!r} logger is above INFO"
+    return (
+        f"no handler is configured for the {logger.name!r} logger or its "
+        "parents, and Python's last resort drops INFO records"
+    )
+
+
+def _hint_if_nowhere(
+    logger: logging.Logger | logging.LoggerAdapter[logging.Logger],
+) -> None:
+    """Say once per process and logger, on stderr, that access lines go
+    nowhere, and how to fix it. It changes no logging setting."""
+    target = logger.logger if isinstance(logger, logging.LoggerAdapter) else logger
+    if not isinstance(target, logging.Logger):  # pragma: no cover - odd adapter
+        return
+    why = _nowhere(target)
+    if why is None:
+        return
+    with _HINT_LOCK:
+        if target.name in _HINTED:
+            return
+        _HINTED.add(target.name)
+    try:
+        sys.stderr.write(
+            f"wsgimw AccessLog: no access lines will appear: {why}. Configure "
+            "logging in the app (logging.basicConfig(level=logging.INFO)), or "
+            "under gunicorn with --log-config FILE or a logconfig_dict giving "
+            f"{target.name!r} a handler at INFO, or write the lines to a stream: "
+            "AccessLog(stream=sys.stderr). (Said once.)\n"
+        )
+        sys.stderr.flush()
+    except (OSError, ValueError, AttributeError):  # no usable stderr
+        pass
 
 
 def _checked_format(template: str) -> str:

@@ -83,6 +83,7 @@ STREAMING_CONTENT_TYPES = (
 _PREFERENCE = ("br", "zstd", "gzip")
 #: Response headers besides Content-Type that can rule compression out.
 _DECIDING = frozenset({"content-encoding", "content-length", "cache-control"})
+_DECIDING_OR_VARY = _DECIDING | {"vary"}
 _PAD_TABLE = bytes(ord("a") + byte % 26 for byte in range(256))
 _LEVELS = {"gzip": (1, 9), "br": (0, 11), "zstd": (1, 22)}
 _ALIASES = {"x-gzip": "gzip"}
@@ -442,15 +443,9 @@ class Compress:
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
         offers = self._encodings
-        eligible = self.eligible
         suffixes = self._etag == "suffix"
 
-        def vary(status: str, headers: Headers) -> tuple[str, Headers]:
-            # Not compressing, but a cache must still learn that the response
-            # depends on Accept-Encoding.
-            if eligible(status, headers):
-                return status, _merge_vary(headers)
-            return status, headers
+        vary = self._vary_if_eligible
 
         def compress_app(
             environ: Environ, start_response: StartResponse
@@ -526,6 +521,40 @@ class Compress:
             elif "no-transform" in value.lower():  # cache-control
                 return False
         return content_type is not None and self._wanted_type(content_type)
+
+    def _vary_if_eligible(self, status: str, headers: Headers) -> tuple[str, Headers]:
+        """Not compressing: `eligible` and `_merge_vary` in one pass over the
+        headers, since a cache must still learn that the response depends
+        on Accept-Encoding (the no-coding path runs this per request)."""
+        code = status[:3]
+        if code[0] in "13" or code in ("204", "206"):
+            return status, headers
+        content_type = None
+        varies = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == "content-type":
+                content_type = value
+            elif lower not in _DECIDING_OR_VARY:
+                continue  # most headers: one set lookup
+            elif lower == "vary":
+                varies = True
+            elif lower == "content-encoding":
+                return status, headers
+            elif lower == "content-length":
+                if (
+                    value.isascii()
+                    and value.isdigit()
+                    and int(value) < self._minimum_size
+                ):
+                    return status, headers
+            elif "no-transform" in value.lower():  # cache-control
+                return status, headers
+        if content_type is None or not self._wanted_type(content_type):
+            return status, headers
+        if not varies:  # what _merge_vary does when there is no Vary
+            return status, [*headers, ("Vary", "Accept-Encoding")]
+        return status, _merge_vary(headers)
 
     def not_modified(
         self, status: str, headers: Headers, coding: str, validator: str
