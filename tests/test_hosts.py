@@ -72,6 +72,7 @@ def test_parse_host(value: str, parsed: tuple[str, int | None]) -> None:
         "[",
         "[::1",
         "[::g]",
+        "[1::2::3]",
         "::1",
         "example.com:0",
         "example.com:65536",
@@ -360,6 +361,13 @@ def test_script_name_and_no_host() -> None:
     del env["HTTP_HOST"]
     result = call_app(outer(REDIRECT(ok_app)), env)
     assert result.header("Location") == "https://site.test:8000/app/x"
+
+
+def test_no_host_on_port_80() -> None:
+    environ = make_environ("/x", SERVER_NAME="site.test", SERVER_PORT="80")
+    del environ["HTTP_HOST"]
+    result = call_app(REDIRECT(ok_app), environ)
+    assert result.header("Location") == "https://site.test/x"
 
 
 def test_bad_host_gets_400_not_a_redirect() -> None:
