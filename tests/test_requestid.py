@@ -455,3 +455,67 @@ def test_a_forked_worker_drops_the_ids_its_parent_holds() -> None:
     requestid._after_fork()  # what os.register_at_fork runs in a child
     assert requestid._pool == []
     assert NEW_ID.match(requestid._new_id())
+
+
+# -- in any order with the six ----------------------------------------------------------
+
+
+@given(st.permutations(range(8)))
+def test_the_front_door_composes_in_any_order_with_the_six(order: list[int]) -> None:
+    """The four with ErrorHandler, AccessLog, QueryParser, Compress,
+    EnvironLog and Rewrite, in any order, Lint between every layer: a request
+    through a trusted proxy gets its page, its id and one access line. (The
+    order still matters for what each layer sees: TrustedHost or
+    HTTPSRedirect outside ProxyHeaders would read the inner hop's Host and
+    scheme. Here the inner hop is https to the same name, so every order
+    must give the same answer.)"""
+    from wsgimw import (
+        Compress,
+        EnvironLog,
+        HTTPSRedirect,
+        ProxyHeaders,
+        QueryParser,
+        Rewrite,
+        TrustedHost,
+    )
+    from wsgimw.testing import linted
+
+    stream = io.StringIO()
+    layers: list[Middleware] = [
+        ProxyHeaders(trusted=["10.0.0.0/8"]),
+        TrustedHost(hosts=["example.com"]),
+        HTTPSRedirect(exempt=["/healthz"]),
+        RequestId(),
+        ErrorHandler(),
+        AccessLog(format="{host} {status} {request_id}", stream=stream),
+        compose(QueryParser(), EnvironLog()),
+        compose(Compress(minimum_size=1), Rewrite(headers=lambda s, h: (s, h))),
+    ]
+    seen: dict[str, str] = {}
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        seen["client"] = environ["REMOTE_ADDR"]
+        seen["id"] = environ[ENVIRON_KEY]
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"x" * 100]
+
+    build = linted(*[layers[i] for i in order])
+    wrapped, lints = build(app)
+    environ = make_environ(
+        "/page?q=1",
+        REMOTE_ADDR="10.0.0.1",
+        HTTP_HOST="example.com",
+        HTTP_X_FORWARDED_FOR="192.0.2.5",
+        HTTP_X_FORWARDED_PROTO="https",
+        HTTP_X_FORWARDED_HOST="example.com",
+        HTTP_X_REQUEST_ID="order-1",
+    )
+    environ["wsgi.url_scheme"] = "https"
+    result = call_app(wrapped, environ)
+    for lint in lints:
+        lint.verify()
+    assert result.status_code == 200
+    assert result.header("X-Request-ID") == "order-1"
+    assert seen == {"client": "192.0.2.5", "id": "order-1"}
+    # The line is written at close(), from the environ the layers share.
+    assert stream.getvalue() == "192.0.2.5 200 order-1\n"
