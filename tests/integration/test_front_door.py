@@ -13,6 +13,7 @@ import http.client
 import io
 import logging
 import os
+import pwd
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -105,7 +106,8 @@ def write_conf(directory: Path, plain: int, tls: int, upstream: int) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (directory / name).mkdir(exist_ok=True)
-    user = "user root;" if os.geteuid() == 0 else ""
+    # As root, nginx would run its workers as nobody (see servers_real).
+    user = f"user {pwd.getpwuid(os.geteuid()).pw_name};" if os.geteuid() == 0 else ""
 
     def server(port: int, proto: str) -> str:
         return f"""
