@@ -333,6 +333,9 @@ def _check(result: Result, directory: Path) -> None:
     statuses: dict[str, collections.Counter[int]] = {}
     page_bytes: dict[str, set[int]] = {}
     for line in ours:
+        if not re.fullmatch(r"\S+ \d{3} \d+", line):
+            failures.append(f"an access line not in the soak's format: {line!r}")
+            continue
         tag, status, sent = line.split(" ")
         parts = tag.split(".")  # run.kind.thread.n
         kind = parts[1] if len(parts) == 4 else f"untagged ({tag})"
