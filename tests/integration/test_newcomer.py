@@ -446,3 +446,141 @@ def _check_log(run: Shell, shown: str) -> None:
         log = run.server.wait_for_log(lambda log: len(log.splitlines()) >= len(want))
         got = log.splitlines()
     assert _match(want, normal("\n".join(got))), f"expected:\n{shown}\ngot:\n{log}"
+
+
+# -- the quickstart ----------------------------------------------------------------
+
+#: Runs the quickstart's ordering block after hello.py, and checks each
+#: value the page gives in a comment: ``expr  # value`` on one line, or a
+#: bare name followed by comment lines that spell its repr.
+ORDERING = """\
+import re, sys
+from hello import hello_app, permissions_policy
+from wsgimw import Rewrite, compose
+block = open(sys.argv[1], encoding="utf-8").read()
+namespace = {"hello_app": hello_app, "permissions_policy": permissions_policy,
+             "Rewrite": Rewrite, "compose": compose}
+exec(block, namespace)
+lines = block.splitlines()
+checked = 0
+for n, line in enumerate(lines):
+    code, _, shown = line.partition("  # ")
+    if shown and not code.startswith((" ", "#")) and "=" not in code:
+        assert repr(eval(code, namespace)) == shown, (code, shown)
+        checked += 1
+    elif re.fullmatch(r"[a-z_]+", line):
+        follow = []
+        for more in lines[n + 1:]:
+            if not more.startswith("# "):
+                break
+            follow.append(more[2:].strip())
+        got = repr(eval(line, namespace))
+        assert " ".join(got.split()) == " ".join(" ".join(follow).split()), got
+        checked += 1
+print(checked, "values as shown")
+"""
+
+#: Calls what the Flask, ProxyFix and Django sections build.
+SECTIONS = """\
+import sys
+from wsgimw.testing import call_app
+which = sys.argv[1]
+if which == "flask":
+    from flask_site import app
+    reply = app.test_client().get("/")
+    print(reply.status, reply.headers["Permissions-Policy"], reply.get_data(as_text=True))
+elif which == "proxy":
+    from proxy_site import hello_app, with_proxy
+    result = call_app(with_proxy(hello_app), "/", headers={"X-Forwarded-For": "203.0.113.7"})
+    print(result.status, result.header("Permissions-Policy"), result.body)
+else:
+    from mysite.wsgi import application
+    result = call_app(application, "/")
+    print(result.status, result.header("Permissions-Policy"))
+"""
+
+
+def _python_blocks(text: str) -> list[str]:
+    return [b.text for b in blocks(text) if b.lang == "python"]
+
+
+def test_the_quickstart_runs_as_written(newcomer: Newcomer, tmp_path: Path) -> None:
+    text = (DOCS / "quickstart.md").read_text(encoding="utf-8")
+    venv = newcomer.venv(install_line(text))
+    folder = tmp_path / "quickstart"
+    folder.mkdir()
+    code = _python_blocks(text)
+    (hello,) = [b for b in code if b.startswith("# hello.py\n")]
+    (tests,) = [b for b in code if b.startswith("# test_hello.py\n")]
+    (proxy,) = [b for b in code if "ProxyFix" in b]
+    (flask,) = [b for b in code if b.startswith("from flask import")]
+    (django,) = [b for b in code if b.startswith("# mysite/wsgi.py\n")]
+    (ordering,) = [b for b in code if "call_app(compose(shout" in b]
+    (tree,) = [b for b in code if "combined = compose(" in b]
+    (folder / "test_hello.py").write_text(tests, encoding="utf-8")
+    with shell(folder, venv, text) as run:
+        port = run.port_for("127.0.0.1:8000").rsplit(":", 1)[1]
+        served = hello.replace("8000", port)  # the address and the message
+        (folder / "hello.py").write_text(served, encoding="utf-8")
+        for block in blocks(text):
+            if block.lang == "console" and "pip install" not in block.text:
+                for command in commands(block):
+                    run.check(command)
+        run.stop()
+        assert "python -m pytest -q test_hello.py" in run.ran
+
+        (folder / "proxy_site.py").write_text(
+            "from hello import *  # noqa: F403\n\n" + proxy,  # the page's names
+            encoding="utf-8",
+        )
+        (folder / "flask_site.py").write_text(flask, encoding="utf-8")
+        (folder / "ordering.py").write_text(ORDERING, encoding="utf-8")
+        (folder / "order_block.py").write_text(ordering + "\n" + tree, encoding="utf-8")
+        (folder / "sections.py").write_text(SECTIONS, encoding="utf-8")
+        policy = "camera=(), microphone=()"
+        assert run._tty("python sections.py flask").strip() == (
+            f"200 OK {policy} hello from Flask"
+        )
+        proxied = run._tty("python sections.py proxy").replace("\r\n", "\n")
+        assert proxied == f"GET /\n200 OK {policy} b'hello, world\\n'\n"
+        assert run._tty("python ordering.py order_block.py").strip() == (
+            "4 values as shown"
+        )
+        startproject = run._tty("django-admin startproject mysite .")
+        assert startproject.strip() == ""
+        (folder / "mysite" / "wsgi.py").write_text(django, encoding="utf-8")
+        assert run._tty("python sections.py django").strip() == f"200 OK {policy}"
+
+
+# -- the testing how-to ------------------------------------------------------------
+
+
+def test_the_testing_page_runs_as_written(newcomer: Newcomer, tmp_path: Path) -> None:
+    text = (DOCS / "howto" / "testing.md").read_text(encoding="utf-8")
+    venv = newcomer.venv(install_line(text))
+    clone = clone_without_wsgimw(tmp_path / "wsgimw", newcomer)
+    project = tmp_path / "project"
+    project.mkdir()
+    recipe = ROOT / "recipes" / "pytest_pipeline"
+    shutil.copy2(recipe / "blog.py", project)
+    tests = (recipe / "test_pipeline.py").read_text(encoding="utf-8")
+    old = "from recipes.pytest_pipeline.blog import"
+    assert old in text  # the page names the import to change
+    (project / "test_pipeline.py").write_text(
+        tests.replace(old, "from blog import"), encoding="utf-8"
+    )
+    (ini,) = [b.text for b in blocks(text) if b.lang == "ini"]
+    (project / "pytest.ini").write_text(ini, encoding="utf-8")
+    ran = []
+    for block in blocks(section(text, "Run it")):
+        if block.lang != "console":
+            continue
+        for command in commands(block):
+            where = clone if "recipes/" in command.line else project
+            with shell(where, venv, text) as run:
+                run.check(command)
+            ran.append((where.name, command.line))
+    assert ran == [
+        ("wsgimw", "python -m pytest recipes/pytest_pipeline -q"),
+        ("project", "python -m pytest -q"),
+    ]
