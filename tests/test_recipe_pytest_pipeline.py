@@ -1,4 +1,8 @@
-"""The testing recipe (recipes/pytest_pipeline) passes as a user would run it."""
+"""The testing recipe (recipes/pytest_pipeline) passes as a user would run it.
+
+Its pytest.ini makes it a project of its own, so the run loads wsgimw's
+pytest plugin by its entry point, as a user's project does (wsgimw's own
+suite turns the plugin off: see pyproject)."""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import sys
 from pathlib import Path
 
 from servers import ROOT
+
+from wsgimw.check import ROWS
 
 RECIPE = ROOT / "recipes" / "pytest_pipeline"
 PYTEST_OPTIONS = ["-p", "no:cacheprovider", "-q", "-rA", "--no-header"]
@@ -32,11 +38,16 @@ def test_the_recipe_suite_passes_under_pytest() -> None:
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    passed = {
-        line.split("::")[-1]
+    passed = [
+        line.split("::")[-1].split()[0]
         for line in run.stdout.splitlines()
         if line.startswith("PASSED")
-    }
+    ]
     # Every test in the file ran and passed: none collected away or skipped.
-    assert passed == _test_names(RECIPE / "test_pipeline.py")
-    assert len(passed) >= 8
+    assert {name.partition("[")[0] for name in passed} == _test_names(
+        RECIPE / "test_pipeline.py"
+    )
+    # The plugin's wsgi_fault ran the stack through every row of the matrix.
+    rows = [name for name in passed if name.startswith("test_the_stack_survives")]
+    assert rows == [f"test_the_stack_survives_every_fault[{row}]" for row in ROWS]
+    assert "test_head_has_the_headers_and_no_body" in passed

@@ -24,19 +24,22 @@ def blog(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
     path = environ["PATH_INFO"]
     if path == "/articles":
         body = json.dumps([{"id": n, "title": f"Article {n}"} for n in range(100)])
-        return _send(start_response, "application/json", body.encode())
+        return _send(environ, start_response, "application/json", body.encode())
     if path == "/export":
         start_response("200 OK", [("Content-Type", "text/csv; charset=utf-8")])
-        return _export()
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else _export()
     if path == "/search":
         terms = environ["wsgimw.query"].getall("q")
-        return _send(start_response, "application/json", json.dumps(terms).encode())
+        terms_json = json.dumps(terms).encode()
+        return _send(environ, start_response, "application/json", terms_json)
     if path == "/edit":
         page = f"editing as {environ['REMOTE_USER']}\n"
-        return _send(start_response, "text/plain; charset=utf-8", page.encode())
+        return _send(
+            environ, start_response, "text/plain; charset=utf-8", page.encode()
+        )
     if path == "/bug":
         raise ZeroDivisionError("a bug in the app")
-    return _send(start_response, "text/plain", b"not found\n", "404 Not Found")
+    return _send(environ, start_response, "text/plain", b"not found\n", "404 Not Found")
 
 
 def _export() -> Iterator[bytes]:
@@ -48,6 +51,7 @@ def _export() -> Iterator[bytes]:
 
 
 def _send(
+    environ: Environ,
     start_response: StartResponse,
     content_type: str,
     body: bytes,
@@ -55,7 +59,8 @@ def _send(
 ) -> list[bytes]:
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body)))]
     start_response(status, headers)
-    return [body]
+    # HEAD: the same headers, no body (the wsgi_call test checks it).
+    return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
 
 
 stack = compose(

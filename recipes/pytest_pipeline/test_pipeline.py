@@ -9,6 +9,9 @@ Two tools side by side:
   above, between and below every layer, so a layer that breaks the WSGI
   contract is named; ``call_app`` calls the app as a strict server does and
   shows the raw response, encoded bytes included.
+* wsgimw's pytest plugin, on as soon as wsgimw is installed: the
+  ``wsgi_fault`` fixture runs a test once per row of wsgimw's fault matrix,
+  and ``wsgi_call`` calls the app through a ``Lint``.
 
 Run: ``python -m pytest recipes/pytest_pipeline``.
 """
@@ -25,6 +28,7 @@ import pytest
 from webtest import TestApp
 
 from recipes.pytest_pipeline.blog import blog, stack
+from wsgimw.pytest_plugin import FaultRow, WSGICall
 from wsgimw.testing import Lint, LintError, call_app, linted
 from wsgimw.types import Environ, StartResponse, WSGIApp
 
@@ -137,3 +141,20 @@ def test_lint_names_a_layer_that_loses_close() -> None:
     with pytest.raises(LintError, match="closed 0 times") as info:
         broken[0].verify()
     assert "broken by timed" in str(info.value)
+
+
+# -- with wsgimw's pytest plugin -------------------------------------------
+
+
+def test_the_stack_survives_every_fault(wsgi_fault: FaultRow) -> None:
+    # Runs once per row: the app raising at each point, write() apps,
+    # generator apps, the server leaving early, a stream read chunk by chunk.
+    # A failure names the row, the layer and the PEP 3333 rule.
+    wsgi_fault.check(stack)
+
+
+def test_head_has_the_headers_and_no_body(wsgi_call: WSGICall) -> None:
+    get = wsgi_call(blog, "/articles")
+    head = wsgi_call(blog, "/articles", method="HEAD")
+    assert head.body == b""
+    assert head.header("Content-Length") == get.header("Content-Length")
