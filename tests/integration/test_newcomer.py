@@ -290,7 +290,7 @@ class Shell:
         finally:
             os.waitpid(pid, 0)
             os.close(fd)
-        return output.decode().replace("\r\n", "\n")
+        return output.decode(errors="replace").replace("\r\n", "\n")
 
 
 @contextlib.contextmanager
@@ -584,3 +584,85 @@ def test_the_testing_page_runs_as_written(newcomer: Newcomer, tmp_path: Path) ->
         ("wsgimw", "python -m pytest recipes/pytest_pipeline -q"),
         ("project", "python -m pytest -q"),
     ]
+
+
+# -- the frameworks how-to (Flask) -------------------------------------------------
+
+
+def _in_order(shown: list[str], got: list[str]) -> bool:
+    """Every line shown appears in ``got``, in the same order."""
+    rest = iter(got)
+    return all(any(line == have for have in rest) for line in shown)
+
+
+def test_the_frameworks_page_runs_as_written_with_flask(
+    newcomer: Newcomer, tmp_path: Path
+) -> None:
+    text = (DOCS / "howto" / "frameworks.md").read_text(encoding="utf-8")
+    venv = newcomer.venv(install_line(text))
+    project = tmp_path / "project"
+    project.mkdir()
+    shutil.copy2(ROOT / "recipes" / "frameworks" / "flask_app.py", project)
+    console = [b for b in blocks(text) if b.lang == "console"]
+    (serve,) = [c for b in console for c in commands(b) if "flask_app.py" in c.line]
+    tries = next(b for b in console if "curl" in b.text)
+    # The page shows an excerpt of each response: its lines, in order.
+    printed = next(b for b in blocks(text[tries.start :]) if b.lang == "text")
+    shown = re.split(r"\n(?=HTTP/1\.0 )", printed.text.strip())
+    curls = commands(tries)
+    assert len(curls) == len(shown) == 5
+    with shell(project, venv, text) as run:
+        run.check(serve)
+        for command, excerpt in zip(curls, shown, strict=True):
+            got = normal(run._tty(run.port_for(command.line)))
+            want = [line for line in normal(excerpt) if line]
+            assert _in_order(want, got), f"$ {command.line}\n{want}\n{got}"
+
+
+# -- the servers how-to (gunicorn) -------------------------------------------------
+
+#: The app that the servers page's ``myapp/wsgi.py`` imports from
+#: ``myapp.core``: "your WSGI app".
+CORE = """\
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"hello from myapp\\n"]
+"""
+
+
+def test_the_servers_page_logs_one_line_per_request_under_gunicorn(
+    newcomer: Newcomer, tmp_path: Path
+) -> None:
+    text = (DOCS / "howto" / "servers.md").read_text(encoding="utf-8")
+    tutorial = (DOCS / "tutorial.md").read_text(encoding="utf-8")
+    venv = newcomer.venv(install_line(text))
+    project = tmp_path / "project"
+    (project / "myapp").mkdir(parents=True)
+    code = _python_blocks(text)
+    (wsgi,) = [b for b in code if b.startswith("# myapp/wsgi.py\n")]
+    (conf,) = [b for b in code if b.startswith("# gunicorn.conf.py\n")]
+    assert conf in _python_blocks(tutorial)  # the tutorial runs the same file
+    users = project / "users.htpasswd"
+    with shell(project, venv, text) as run:
+        run._tty(f"htpasswd -c -B -b {users} alice wonderland")
+        (project / "myapp" / "__init__.py").write_text("", encoding="utf-8")
+        (project / "myapp" / "core.py").write_text(CORE, encoding="utf-8")
+        module = wsgi.replace("/etc/myapp/users.htpasswd", str(users))
+        (project / "myapp" / "wsgi.py").write_text(module, encoding="utf-8")
+        (project / "gunicorn.conf.py").write_text(conf, encoding="utf-8")
+        section_text = section(text, "gunicorn")
+        (command,) = [
+            c for b in blocks(section_text) if b.lang == "console" for c in commands(b)
+        ]
+        _start_gunicorn(run, command.line)
+        assert run.server is not None
+        url = run.server.url
+        assert run._tty(f"curl -s {url}/").strip() == "hello from myapp"
+        assert (
+            run._tty(f"curl -s -o /dev/null -w '%{{http_code}}' {url}/admin") == "401"
+        )
+        log = run.server.wait_for_log(lambda log: log.count('"GET /') >= 2)
+    access = [line for line in log.splitlines() if '"GET /' in line]
+    assert len(access) == 2, log
+    assert re.search(r'\] "GET / HTTP/1\.1" 200 17 "-" "curl/[\d.]+"$', access[0])
+    assert '"GET /admin HTTP/1.1" 401 24' in access[1]
