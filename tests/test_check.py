@@ -109,6 +109,8 @@ def test_what_it_finds_in_paste() -> None:
         "exc-info-other-type-after-body": ("gzipper", "exc-info"),
         "streaming": ("gzipper", "streaming"),
     }
+    # Without the header it passes every request through: all rows hold.
+    assert run("tests.broken_layers:gzipper")[0] == 0
     code, text = run("tests.broken_layers:translogger")
     assert code == 1
     assert broken_rows(text) == {
