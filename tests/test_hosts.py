@@ -517,3 +517,16 @@ paste.app_factory = test_hosts:app_factory
 
 def app_factory(global_conf: dict[str, str], **local_conf: str) -> Any:
     return ok_app
+
+
+def test_a_host_that_is_not_a_str_or_too_long() -> None:
+    environ = make_environ("/")
+    environ["HTTP_HOST"] = b"example.com"  # a broken server: still no 500
+    assert call_app(HOSTS(ok_app), environ).status_code == 400
+    middleware = TrustedHost(hosts=["*.example.com"])
+    long_host = "a" * 300 + ".example.com"
+    assert (
+        call_app(middleware(ok_app), make_environ("/", HTTP_HOST=long_host)).status_code
+        == 400
+    )
+    assert not any(host == long_host for host, _ in middleware._cache)

@@ -179,14 +179,13 @@ class TrustedHost:
         return False
 
     def _check(self, host: str, scheme: str) -> bool:
-        key = (host, scheme)
-        verdict = self._cache.get(key)
-        if verdict is None:
-            verdict = self.allowed(host, scheme)
+        """`allowed`, remembered (bounded) for values a Host can hold."""
+        verdict = self.allowed(host, scheme)
+        if len(host) <= _MAX_HOST:  # longer ones are refused unparsed anyway
             cache = self._cache
             if len(cache) >= _CACHE_SIZE:
                 cache.clear()
-            cache[key] = verdict
+            cache[host, scheme] = verdict
         return verdict
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
@@ -194,6 +193,7 @@ class TrustedHost:
             raise TypeError(f"TrustedHost wraps a WSGI app (a callable), got {app!r}")
         fast = self._fast
         check = self._check
+        cached = self._cache.get
 
         def trusted_host_app(
             environ: Environ, start_response: StartResponse
@@ -206,8 +206,13 @@ class TrustedHost:
                     return app(environ, start_response)
                 logger.debug("refused a request without a Host header")
                 return _bad_host(environ, start_response)
-            if type(host) is str and check(host, environ.get("wsgi.url_scheme", "")):
-                return app(environ, start_response)
+            if type(host) is str:
+                scheme = environ.get("wsgi.url_scheme", "")
+                verdict = cached((host, scheme))
+                if verdict is None:
+                    verdict = check(host, scheme)
+                if verdict:
+                    return app(environ, start_response)
             logger.debug("refused Host %.100r", host)
             return _bad_host(environ, start_response)
 
