@@ -1,6 +1,6 @@
 """Rows for the browser-security middleware (issue 14): SecurityHeaders
 beside the same header work written by hand, CORS and CrossOriginGuard
-against their DESIGN §6 reference speeds.
+against their architecture §6 reference speeds.
 
 `python -m bench` shows them with the other rows (``--rows
 'security|cors|guard'`` for these alone). ``python -m bench.browser`` times

@@ -1,4 +1,4 @@
-"""What a row is held to: a DESIGN §6 budget."""
+"""What a row is held to: a architecture §6 budget."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The rows of the benchmark: what each wraps around the app, its peer and
-the DESIGN §6 budget it is held to."""
+the architecture §6 budget it is held to."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ BASELINES = {
     STACK_AUTH: "bare_stack",
     DEFAULT: "bare_default",
 }
-# DESIGN §6 sets its budgets in ns "measured on this kind of machine", where
+# architecture §6 sets its budgets in ns "measured on this kind of machine", where
 # the bare app costs about this much; the report shows how this machine
 # compares, and gives a second verdict with the ns budgets scaled by it.
 REFERENCE_BARE_NS = 130.0
@@ -435,7 +435,7 @@ CASES: tuple[Case, ...] = (
         _bare,
         short="bare+copy",
         environ=STACK_GZIP,
-        section="The full stack (DESIGN §1) vs Paste's and WebOb's layers for "
+        section="The full stack (architecture §1) vs Paste's and WebOb's layers for "
         "the same jobs (bench.stacks), the hello-world app inside, a query "
         "string on every request; extra ns over the bare app served a copy",
     ),

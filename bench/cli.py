@@ -118,7 +118,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Per-request cost of wsgimw layers beside hand-written "
-        "code, Werkzeug, Paste and WebOb, measured in one run (DESIGN §6).",
+        "code, Werkzeug, Paste and WebOb, measured in one run (architecture §6).",
     )
     parser.add_argument(
         "--fast",
@@ -258,7 +258,7 @@ def run_throughput(repeats: int, sample_ms: float, body_size: int) -> list[FlowR
 
 
 def budget_scale(bare_ns: float) -> float:
-    """What DESIGN's ns budgets are multiplied by for the "scaled" verdict:
+    """What the architecture page's ns budgets (§6) are multiplied by for the "scaled" verdict:
     how much slower the bare app is here than on the reference machine."""
     return bare_ns / REFERENCE_BARE_NS
 
@@ -294,7 +294,7 @@ _COLUMNS = (
     ("ns/req median +- sd", 19),
     ("extra ns", 9),
     ("peer/this", 21),
-    ("budget (DESIGN §6)", 27),
+    ("budget (architecture §6)", 27),
     ("unscaled", 8),
     ("scaled", 16),
 )
@@ -384,7 +384,7 @@ _FLOW_COLUMNS = (
     ("MB/s median +- sd", 17),
     ("out/in", 6),
     ("this/peer MB/s", 19),
-    ("budget (DESIGN §6)", 19),
+    ("budget (architecture §6)", 24),
     ("unscaled", 8),
     ("scaled", 16),
 )
@@ -445,7 +445,7 @@ def _memory_table(peaks: Sequence[memory.Peak], scale: float) -> list[str]:
         (f"peak RSS, {small} body", 20),
         (f"peak RSS, {large} body", 22),
         ("growth", 12),
-        ("budget (DESIGN §6)", 19),
+        ("budget (architecture §6)", 24),
         ("unscaled", 8),
         (f"scaled x{scale:.2f}", 16),
     )
@@ -602,13 +602,13 @@ def _notes(report: Report, scale: float) -> list[str]:
         notes.extend(_memory_notes(report.peaks))
     bare = by_key[BARE].summary.median
     notes.append(
-        f"bare app here: {bare:.0f} ns, on DESIGN's reference machine "
+        f"bare app here: {bare:.0f} ns, on the architecture page's reference machine "
         f"~{REFERENCE_BARE_NS:.0f} ns ({scale:.2f}x). 'unscaled' holds rows to "
-        f"DESIGN's ns figures as written; 'scaled x{scale:.2f}' multiplies each "
+        f"the architecture page's ns figures as written; 'scaled x{scale:.2f}' multiplies each "
         "ns budget by that factor (ratio and memory budgets are never scaled)."
     )
     notes.append(
-        "DESIGN §6 budgets as they stand: a middleware that does not act "
+        "architecture §6 budgets as they stand: a middleware that does not act "
         f"{NOT_ACTING.text[6:]}, a closing layer (wraps the body to see close()) "
         f"{CLOSING_LAYER.text[6:]} per request; scaled x{scale:.2f}: "
         f"<= {_limit(NOT_ACTING) * scale:.0f} ns and "
@@ -623,7 +623,7 @@ def _notes(report: Report, scale: float) -> list[str]:
     scaled += [row.passed for row in report.flows if row.passed is not None]
     scaled += [peak.passed for peak in report.peaks if peak.passed is not None]
     notes.append(
-        f"budgets (DESIGN §6): {unscaled.count(True)} PASS, "
+        f"budgets (architecture §6): {unscaled.count(True)} PASS, "
         f"{unscaled.count(False)} MISS unscaled; {scaled.count(True)} PASS, "
         f"{scaled.count(False)} MISS scaled x{scale:.2f}"
     )

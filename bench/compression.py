@@ -31,7 +31,7 @@ from bench.streams import KIB, compress_layer, paste_gzipper, streaming_app
 from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 CHUNK_SIZES = (8 * KIB, 64 * KIB)
-# DESIGN §6: "at least 95% of raw zlib.compressobj throughput at the same
+# architecture §6: "at least 95% of raw zlib.compressobj throughput at the same
 # level on the same chunks". A ratio of two figures from one run: never scaled.
 THROUGHPUT = Budget("MB/s >= 95% of raw", min_ratio=0.95)
 

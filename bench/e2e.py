@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 THREADS = 4
 WRK_THREADS = 1
 WRK_CONNECTIONS = 8
-#: DESIGN §6 and issue 12: "the full stack keeps at least 92% of the bare
+#: architecture §6 and issue 12: "the full stack keeps at least 92% of the bare
 #: app's requests per second"; the default configuration also serves at
 #: least 1.3x the Paste stack's.
 MIN_SHARE_OF_BARE = 0.92

@@ -1,6 +1,6 @@
 """The front door's rows: ProxyHeaders beside Werkzeug's ProxyFix on the
 same headers, and what TrustedHost, HTTPSRedirect and RequestId cost on a
-request they let through (DESIGN §6 budgets).
+request they let through (architecture §6 budgets).
 
     python -m bench.frontdoor [--fast] [--json PATH]
 
@@ -31,7 +31,7 @@ from wsgimw.types import Environ, StartResponse, WSGIApp
 if TYPE_CHECKING:
     from bench.cli import Row
 
-#: DESIGN §6: "makes one object 275 ns".
+#: architecture §6: "makes one object 275 ns".
 MAKES_ONE_OBJECT = Budget("extra <= 275 ns", max_extra_ns=275)
 #: "ProxyHeaders beside Werkzeug's ProxyFix on the same headers (at most its
 #: cost)": the ratio ProxyFix / ProxyHeaders at least 1.

@@ -47,7 +47,7 @@ from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIAp
 
 #: Never reached in a run: every request is counted and allowed.
 LIMIT = "1000000000/minute"
-#: DESIGN (issue 16): the middleware adds at most 1 µs to a direct call.
+#: architecture §8 (issue 16): the middleware adds at most 1 µs to a direct call.
 OVER_LIMITS = Budget("extra over direct limits <= 1 µs", max_extra_ns=1000)
 SECTION = (
     "Scale-out (bench.scaleout): RateLimit over a direct `limits` call on the "

@@ -477,7 +477,7 @@ def _conditional_pass(app: WSGIApp) -> WSGIApp:
     return ConditionalGet()(app)
 
 
-#: The three layers on a request they leave alone (DESIGN §6: a middleware
+#: The three layers on a request they leave alone (architecture §6: a middleware
 #: that decides not to act, at most 150 ns).
 NOT_ACTING_CASES: tuple[Case, ...] = (
     Case(

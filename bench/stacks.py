@@ -1,4 +1,4 @@
-"""The full stack of DESIGN §1 and the equivalent Paste/WebOb stack.
+"""The full stack of architecture §1 and the equivalent Paste/WebOb stack.
 
 wsgimw::
 
@@ -106,7 +106,7 @@ def make_environ(*, gzip: bool, credentials: bool) -> Environ:
 
 
 def wsgimw_stack(app: WSGIApp, *, logged: bool = False) -> WSGIApp:
-    """The DESIGN §1 stack around ``app``; the access log to a stream that
+    """The architecture §1 stack around ``app``; the access log to a stream that
     keeps nothing, or with ``logged`` to a logger that formats and drops."""
     access = (
         AccessLog(format="combined", logger=STACK_LOG)

@@ -1,7 +1,7 @@
 """Smoke test for ``python -m bench``: it runs, prints every row with a
 positive figure, and writes the same rows as JSON; the end-to-end rows run
 real gunicorn servers under wrk for a second each. Timings (and memory
-figures) are never asserted here (DESIGN §6: benchmarks in bench/, never
+figures) are never asserted here (architecture §6: benchmarks in bench/, never
 timed tests)."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ ROWS = {
     "stack_page": "wsgimw stack, 2 KiB page gzipped",
     "paste_stack_page": "Paste stack, 2 KiB page gzipped",
 }
-# The full stacks, each held to DESIGN's "within 10 µs of the bare app and
+# The full stacks, each held to the architecture page's "within 10 µs of the bare app and
 # at least 2x faster than the Paste/WebOb stack".
 STACKS = {"default", "stack_gzip", "stack_plain", "stack_auth", "stack_logged_gzip"}
 # Rows whose figure is compared with a peer: ratio printed beside them.
@@ -96,7 +96,7 @@ WITH_PEER = {
     *STACKS,
     "stack_page",
 }
-# Rows held to a DESIGN §6 budget: a verdict as written and one scaled.
+# Rows held to a architecture §6 budget: a verdict as written and one scaled.
 WITH_BUDGET = {
     "pass_through",
     "compose",
@@ -274,7 +274,7 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
     )
     assert re.search(r"peak RSS .* is (the kernel's RSS high-water|read from)", notes)
     assert re.search(
-        r"budgets \(DESIGN §6\): \d+ PASS, \d+ MISS unscaled; "
+        r"budgets \(architecture §6\): \d+ PASS, \d+ MISS unscaled; "
         r"\d+ PASS, \d+ MISS scaled x\d+\.\d\d",
         notes,
     )

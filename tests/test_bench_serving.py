@@ -1,7 +1,7 @@
 """Smoke test for ``python -m bench.serving``: StaticFiles beside WhiteNoise
 runs in process and under gunicorn with wrk, prints every row with a ratio
 and a verdict, and writes the same figures as JSON. Timings are never
-asserted (DESIGN §6: benchmarks in bench/, never timed tests)."""
+asserted (architecture §6: benchmarks in bench/, never timed tests)."""
 
 from __future__ import annotations
 

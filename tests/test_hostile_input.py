@@ -1,5 +1,5 @@
 """Bounded work on hostile client headers (issue 17): the caps each parser
-keeps, checked by outcome (never by timing, DESIGN §6)."""
+keeps, checked by outcome (never by timing, architecture §6)."""
 
 from __future__ import annotations
 

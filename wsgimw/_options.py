@@ -1,6 +1,6 @@
 """Checks for the options every middleware takes, in one place.
 
-Options are checked when an instance is made (DESIGN §1, §4.6): a value of
+Options are checked when an instance is made (architecture §1, §4.6): a value of
 the wrong kind fails there, with a message that says what to pass, never at
 the first request.
 """

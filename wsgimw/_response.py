@@ -1,4 +1,4 @@
-"""The one place that intercepts a WSGI response (DESIGN §3).
+"""The one place that intercepts a WSGI response (architecture §3).
 
 Every wsgimw middleware that looks at or changes a response goes through the
 pieces here instead of re-solving PEP 3333 itself:
@@ -637,7 +637,7 @@ class Exchange:
         self.status = status
         self.headers = headers
         if body_filter is not None and not has_body(self.environ, status):
-            body_filter = None  # DESIGN §4.8: nothing to filter, nothing to add
+            body_filter = None  # architecture §4.8: nothing to filter, nothing to add
         self.filter = body_filter
         if isinstance(body_filter, Buffer):
             # Headers wait for the whole body; so does anything written.
