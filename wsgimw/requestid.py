@@ -229,7 +229,16 @@ class RequestId:
             environ: Environ, start_response: StartResponse
         ) -> Iterable[bytes]:
             request_id = None if environ_key is None else environ.get(environ_key)
-            if type(request_id) is not str or match(request_id) is None:
+            if type(request_id) is not str or not (
+                # Hex and other plain ids (nginx's, most generators'): two
+                # C loops, cheaper than the expression that decides the rest.
+                (
+                    len(request_id) <= MAX_LENGTH
+                    and request_id.isascii()
+                    and request_id.isalnum()
+                )
+                or match(request_id) is not None
+            ):
                 request_id = make()
             environ[ENVIRON_KEY] = request_id
             pair = (header, request_id)
