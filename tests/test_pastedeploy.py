@@ -988,6 +988,8 @@ def test_a_value_that_is_not_a_string_is_refused() -> None:
 
 # -- PasteDeploy itself --------------------------------------------------------------
 
+#: The filters every middleware registers, and the one composite (Mount's
+#: urlmap): the module's public names are exactly these.
 ENTRY_POINTS = {
     "errors",
     "query",
@@ -997,18 +999,37 @@ ENTRY_POINTS = {
     "basic_auth",
     "bearer_auth",
     "rewrite",
+    "ratelimit",
+    "metrics",
+    "static",
+    "conditional",
+    "proxy_headers",
+    "trusted_host",
+    "https_redirect",
+    "request_id",
+    "security_headers",
+    "cors",
+    "cross_origin_guard",
 }
+COMPOSITES = {"urlmap"}
 
 
-def test_the_entry_points_are_registered() -> None:
-    found = importlib.metadata.entry_points(group="paste.filter_factory")
+@pytest.mark.parametrize(
+    ("group", "names"),
+    [("paste.filter_factory", ENTRY_POINTS), ("paste.composite_factory", COMPOSITES)],
+)
+def test_the_entry_points_are_registered(group: str, names: set[str]) -> None:
+    found = importlib.metadata.entry_points(group=group)
     ours = {ep.name: ep for ep in found if ep.value.startswith("wsgimw.")}
-    assert set(ours) == ENTRY_POINTS
+    assert set(ours) == names
     for name, entry_point in ours.items():
         assert entry_point.dist is not None
         assert entry_point.dist.name == "wsgimw"
         assert entry_point.load() is getattr(pastedeploy, name)
-    assert set(pastedeploy.__all__) == ENTRY_POINTS
+
+
+def test_every_public_factory_is_an_entry_point() -> None:
+    assert set(pastedeploy.__all__) == ENTRY_POINTS | COMPOSITES
 
 
 def test_the_module_imports_without_pastedeploy() -> None:
@@ -1024,7 +1045,7 @@ def test_the_module_imports_without_pastedeploy() -> None:
         timeout=60,
         check=True,
     )
-    assert done.stdout.strip() == repr(sorted(ENTRY_POINTS))
+    assert done.stdout.strip() == repr(sorted(ENTRY_POINTS | COMPOSITES))
 
 
 PIPELINE_INI = """\
