@@ -188,6 +188,15 @@ def test_separately_built_instances_share_a_storage_instance() -> None:
     assert run(separate).status_code == 200
 
 
+def test_each_strategy_counts_under_keys_of_its_own() -> None:
+    storage = limits.storage.MemoryStorage()
+    fixed = RateLimit("1/minute", storage=storage)
+    sliding = RateLimit("1/minute", storage=storage, strategy="sliding-window-counter")
+    assert [run(fixed).status_code, run(sliding).status_code] == [200, 200]
+    assert any(":fixed-window/" in key for key in storage.storage)
+    assert any(":sliding-window-counter/" in key for key in storage.storage)
+
+
 # -- keys -----------------------------------------------------------------------------
 
 

@@ -281,7 +281,10 @@ class RateLimit:
             raise ValueError(
                 f"scope must be a str without '/' or control characters, got {scope!r}"
             )
-        self._scope = scope or "wsgimw"
+        # The strategy is part of every key: a fixed window's counter and a
+        # moving window's list under one key would break both (WRONGTYPE in
+        # Redis), e.g. while a deploy changes the strategy.
+        self._scope = f"{scope or 'wsgimw'}:{strategy}"
         self._policy = {
             id(item): f"{item.amount};w={item.get_expiry()}" for item in self._limits
         }

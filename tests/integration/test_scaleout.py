@@ -143,6 +143,110 @@ def test_a_hung_redis_costs_each_request_at_most_the_timeout(tmp_path: Path) -> 
             os.kill(redis.process.pid, signal.SIGCONT)
 
 
+def test_strategies_on_one_key_keep_their_own_budgets(tmp_path: Path) -> None:
+    """A fixed window's counter and a moving window's list under one Redis
+    key would fail with WRONGTYPE (as during a deploy that changes the
+    strategy): each strategy has keys of its own."""
+    with redis_server(tmp_path) as redis:
+        uri = f"redis://127.0.0.1:{redis.port}/0"
+        apps = [
+            RateLimit("2/minute", storage=uri, strategy=strategy)(hello)  # type: ignore[arg-type]
+            for strategy in sorted(STRATEGIES)
+        ]
+        for app in apps:
+            codes = [call_app(app, "/").status_code for _ in range(3)]
+            assert codes == [200, 200, 429]
+
+
+@contextlib.contextmanager
+def redis_cluster(directory: Path) -> Iterator[Server]:
+    """A one-node Redis Cluster holding every slot, until the block ends."""
+    import redis
+
+    port = free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    argv = [
+        redis_server_path(),
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        str(directory / "nodes.conf"),
+        # The bus port, given: by default it is the port + 10000, which a
+        # free port above 55535 cannot have.
+        "--cluster-port",
+        str(free_port()),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+    ]
+    with started(argv, port=port, env=dict(os.environ), cwd=directory) as server:
+        with redis.Redis(port=port, socket_timeout=5) as client:
+            client.execute_command("CLUSTER", "ADDSLOTSRANGE", 0, 16383)
+            deadline = time.monotonic() + 20
+            while b"cluster_state:ok" not in client.execute_command("CLUSTER", "INFO"):
+                if time.monotonic() > deadline:
+                    raise TimeoutError("the one-node cluster never became ok")
+                time.sleep(0.05)
+        yield server
+
+
+@contextlib.contextmanager
+def redis_sentinel(directory: Path, master: int) -> Iterator[Server]:
+    """A Redis Sentinel watching the master on port ``master`` as
+    ``mymaster``, until the block ends."""
+    port = free_port()
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "sentinel.conf"  # sentinel rewrites it: a copy of its own
+    conf.write_text(
+        f"port {port}\nbind 127.0.0.1\ndir {directory}\n"
+        f"sentinel monitor mymaster 127.0.0.1 {master} 1\n"
+    )
+    argv = [redis_server_path(), str(conf), "--sentinel"]
+    with started(argv, port=port, env=dict(os.environ), cwd=directory) as server:
+        yield server
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_redis_cluster_uri_shares_one_budget(strategy: str, tmp_path: Path) -> None:
+    with redis_cluster(tmp_path) as cluster:
+        uri = f"redis+cluster://127.0.0.1:{cluster.port}"
+        one = RateLimit("2/minute", storage=uri, strategy=strategy)(hello)  # type: ignore[arg-type]
+        two = RateLimit("2/minute", storage=uri, strategy=strategy)(hello)  # type: ignore[arg-type]
+        assert [call_app(app, "/").status_code for app in (one, two, one)] == [
+            200,
+            200,
+            429,
+        ]
+
+
+def test_redis_sentinel_uri_shares_one_budget_and_fails_safely(
+    tmp_path: Path,
+) -> None:
+    with contextlib.ExitStack() as stack:
+        master = stack.enter_context(redis_server(tmp_path / "master"))
+        sentinel = stack.enter_context(
+            redis_sentinel(tmp_path / "sentinel", master.port)
+        )
+        uri = f"redis+sentinel://127.0.0.1:{sentinel.port}/mymaster"
+        one = RateLimit("2/minute", storage=uri, timeout=0.5)(hello)
+        two = RateLimit("2/minute", storage=uri, timeout=0.5, fail_open=False)(hello)
+        codes = [call_app(app, "/").status_code for app in (one, two, one)]
+        assert codes == [200, 200, 429]
+        stop(sentinel.process)
+        stop(master.process)
+        started_at = time.monotonic()
+        assert call_app(one, "/").status_code == 200  # fails open
+        assert call_app(two, "/").status_code == 503
+        assert time.monotonic() - started_at < 10
+
+
 # -- gunicorn workers ---------------------------------------------------------------------
 
 
