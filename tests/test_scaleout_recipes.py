@@ -262,3 +262,20 @@ def test_the_demo_shows_the_trace_id(provider: TracerProvider) -> None:
         Tracing(tracer_provider=provider)(_demo), make_request(traceparent=TRACEPARENT)
     )
     assert result.body == f"trace {TRACE_ID}\n".encode()
+
+
+# -- the benchmark's rows ------------------------------------------------------------------
+
+
+def test_every_bench_row_answers_hello_world() -> None:
+    """bench.scaleout's rows (without Redis) serve the bench's response, as
+    `python -m bench.scaleout` checks before timing them."""
+    from bench.cases import check, template_environ
+    from bench.scaleout import cases
+
+    rows = cases(None)
+    assert {"ratelimit_memory", "limits_memory", "flask_limiter", "metrics"} <= {
+        row.key for row in rows
+    }
+    for row in rows:
+        check(row, row.wrap(row.app), template_environ(row.environ))
