@@ -253,19 +253,6 @@ class RateLimit:
         # When the last storage warning was logged (shared by all requests:
         # one warning per interval, not one per request).
         self._last_warning = -math.inf
-        self._deferred: tuple[str, dict[str, Any]] | None = None
-        self._limiter: limits.strategies.RateLimiter | None = None
-        built = self._make_storage(storage, storage_options)
-        if built is not None:
-            self._storage_name = type(built).__name__
-            try:
-                self._limiter = self._strategy(built)
-            except NotImplementedError:
-                raise ValueError(
-                    f"the storage {self._storage_name} does not support "
-                    f"strategy={strategy!r}; use 'fixed-window', or a Redis or "
-                    "memory storage"
-                ) from None
         self._headers = flag("headers", headers)
         self._exempt_exact, self._exempt_prefixes = _paths(exempt)
         if callable(cost):
@@ -289,6 +276,20 @@ class RateLimit:
             id(item): f"{item.amount};w={item.get_expiry()}" for item in self._limits
         }
         self._shown = limit
+        # Last: every other option is checked before a storage is built.
+        self._deferred: tuple[str, dict[str, Any]] | None = None
+        self._limiter: limits.strategies.RateLimiter | None = None
+        built = self._make_storage(storage, storage_options)
+        if built is not None:
+            self._storage_name = type(built).__name__
+            try:
+                self._limiter = self._strategy(built)
+            except NotImplementedError:
+                raise ValueError(
+                    f"the storage {self._storage_name} does not support "
+                    f"strategy={strategy!r}; use 'fixed-window', or a Redis or "
+                    "memory storage"
+                ) from None
 
     # -- construction -------------------------------------------------------------
 
