@@ -932,3 +932,27 @@ def test_under_gunicorn_the_hint_or_the_lines(tmp_path: Path, configured: bool) 
     else:
         assert log.count(_HINT) == 1, log
         assert "GET /hi" not in log
+
+
+def test_query_strings_are_remembered_bounded_and_per_instance(
+    stream: io.StringIO,
+) -> None:
+    from wsgimw import accesslog
+
+    access = AccessLog(stream=stream, format="{path}")
+    strict = AccessLog(stream=stream, format="{path}", redact=["q"])
+    app, other = access(ScriptedApp()), strict(ScriptedApp())
+    for number in range(accesslog._QUERY_MEMO_SIZE + 44):
+        call_app(app, "/", QUERY_STRING=f"n={number}&token=t{number}")
+        assert len(access._queries) <= accesslog._QUERY_MEMO_SIZE
+    call_app(app, "/", QUERY_STRING="q=1")
+    call_app(app, "/", QUERY_STRING="q=1")
+    call_app(other, "/", QUERY_STRING="q=1")  # the same query, its own redaction
+    long = "a=" + "x" * accesslog._QUERY_MEMO_LENGTH
+    call_app(app, "/", QUERY_STRING=long)
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "/?n=0&token=[redacted]"
+    assert lines[-5] == f"/?n={number}&token=[redacted]"
+    assert lines[-4:] == ["/?q=1", "/?q=1", "/?q=[redacted]", "/?" + long]
+    assert long not in access._queries
+    assert "q=1" in access._queries

@@ -89,6 +89,11 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + '%?[]{}|^`\\"<>#'
 
 
+#: The query strings whose logged form an AccessLog remembers, and the
+#: longest it remembers: at most about 256 KB of them, whatever clients send.
+_QUERY_MEMO_SIZE = 256
+_QUERY_MEMO_LENGTH = 512
+
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*\Z")
 
 
@@ -229,6 +234,7 @@ class AccessLog:
         "_lock",
         "_logger",
         "_names",
+        "_queries",
         "_stream",
         "_text_fields",
         "_trusted",
@@ -277,6 +283,9 @@ class AccessLog:
         self._stream = stream
         self._lock = threading.Lock()
         self._trusted = trusted_proxies
+        #: query string -> how the line shows it (redacted, quoted): the same
+        #: queries come again and again; bounded, short ones only.
+        self._queries: dict[str, str] = {}
         self._names = secret_names(list(redact))
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
@@ -413,7 +422,14 @@ class AccessLog:
             query = _latin1(get("QUERY_STRING", ""))
         path = path or "/"
         if query:
-            path += "?" + _quote_query(redact_query(query, self._names))
+            shown = self._queries.get(query)
+            if shown is None:
+                shown = "?" + _quote_query(redact_query(query, self._names))
+                if len(query) <= _QUERY_MEMO_LENGTH:
+                    if len(self._queries) >= _QUERY_MEMO_SIZE:
+                        self._queries.clear()  # start again: no LRU bookkeeping
+                    self._queries[query] = shown
+            path += shown
         return path
 
     def write(

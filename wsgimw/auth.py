@@ -69,12 +69,10 @@ _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+\Z")
 _HEADER_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 #: C0, DEL and C1: RFC 7617 forbids control characters in credentials.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-#: The usual header: "Basic", one space, canonical padded base64. Whatever
-#: this matches, `_credentials` and `_decode_basic` accept as it is.
-_USUAL_BASIC = re.compile(
-    r"[Bb][Aa][Ss][Ii][Cc] ((?:[A-Za-z0-9+/]{4})*"
-    r"(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{4}))\Z"
-)
+#: The usual header: "Basic", one space and base64 padded to whole groups
+#: of four (checked apart): what `_credentials` and `_decode_basic` accept
+#: as it is.
+_USUAL_BASIC = re.compile(r"[Bb][Aa][Ss][Ii][Cc] ([A-Za-z0-9+/]+={0,2})\Z")
 _USUAL_MAX: Final = MAX_CREDENTIALS * 4 // 3 + 4
 #: The scheme again after a comma: two credentials joined into one header.
 _BASIC_AGAIN = re.compile(r",[ \t]*basic(?:[ \t]|\Z)", re.IGNORECASE)
@@ -150,9 +148,9 @@ def _usual_basic(header: str) -> tuple[str, str] | None:
     `_credentials` and `_decode_basic` find them; None for any other header
     (they decide it). One match and one decode instead of their steps."""
     match = _USUAL_BASIC.match(header) if len(header) <= _USUAL_MAX + 6 else None
-    if match is None:
+    if match is None or len(token := match.group(1)) % 4:
         return None
-    raw = binascii.a2b_base64(match.group(1))
+    raw = binascii.a2b_base64(token)
     if len(raw) > MAX_CREDENTIALS:
         return None
     try:
@@ -162,10 +160,11 @@ def _usual_basic(header: str) -> tuple[str, str] | None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    user, colon, password = text.partition(":")
-    if not colon or _CONTROL.search(text):
+    # Printable ASCII (the usual case) holds no control character.
+    if not (text.isascii() and text.isprintable()) and _CONTROL.search(text):
         return None
-    return user, password
+    user, colon, password = text.partition(":")
+    return (user, password) if colon else None
 
 
 def _native(text: str) -> str:
