@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_to_bytes
 
 import apachelogs
@@ -956,3 +957,80 @@ def test_query_strings_are_remembered_bounded_and_per_instance(
     assert lines[-4:] == ["/?q=1", "/?q=1", "/?q=[redacted]", "/?" + long]
     assert long not in access._queries
     assert "q=1" in access._queries
+
+
+def _above_info(logger: logging.Logger) -> None:
+    logger.setLevel(logging.INFO)
+    logger.addHandler(logging.NullHandler(logging.ERROR))
+    logger.propagate = False
+
+
+def _disabled(logger: logging.Logger) -> None:
+    logger.disabled = True
+
+
+def _emits(logger: logging.Logger) -> None:
+    logger.setLevel(logging.INFO)
+    logger.addHandler(logging.NullHandler())
+
+
+@pytest.mark.parametrize(
+    ("configure", "why"),
+    [
+        (lambda logger: None, "effective level is WARNING"),
+        (lambda logger: logger.setLevel(logging.INFO), "last resort drops INFO"),
+        (_above_info, "every handler"),
+        (_disabled, "is disabled"),
+        (_emits, None),
+    ],
+    ids=["level", "no-handler", "above-info", "disabled", "emits"],
+)
+def test_why_lines_go_nowhere_in_process(
+    configure: Any, why: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wsgimw import accesslog
+
+    logger = logging.Logger(f"test.nowhere.{why}")  # no parent: root's set-up aside
+    configure(logger)
+    reason = accesslog._nowhere(logger)
+    assert (reason is None) == (why is None)
+    if why is not None:
+        assert reason is not None
+        assert why in reason
+    accesslog._hint_if_nowhere(logging.LoggerAdapter(logger, {}))
+    accesslog._hint_if_nowhere(logger)
+    said = capsys.readouterr().err
+    assert said.count("no access lines will appear") == (0 if why is None else 1)
+
+
+def test_logging_disable_and_a_broken_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    from wsgimw import accesslog
+
+    logger = logging.getLogger("test.nowhere.disable")
+    logger.addHandler(logging.NullHandler())
+    logger.setLevel(logging.INFO)
+    monkeypatch.setattr(logger.manager, "disable", logging.CRITICAL)
+    assert "logging.disable(CRITICAL)" in (accesslog._nowhere(logger) or "")
+
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("stderr is gone")
+
+    monkeypatch.setattr(sys, "stderr", Broken())
+    accesslog._hint_if_nowhere(logger)  # says nothing, raises nothing
+    assert "test.nowhere.disable" in accesslog._HINTED
+
+
+def test_a_record_names_the_process_multiprocessing_names(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import multiprocessing
+
+    from wsgimw import accesslog
+
+    monkeypatch.setattr(multiprocessing.current_process(), "name", "Worker-7")
+    record = accesslog._make_record(logging.getLogger("test.process"), "line")
+    assert record.processName == "Worker-7"
+    monkeypatch.delitem(sys.modules, "multiprocessing")
+    record = accesslog._make_record(logging.getLogger("test.process"), "line")
+    assert record.processName == "MainProcess"

@@ -3,7 +3,7 @@ code they shortcut: each is checked against it on generated input."""
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from wsgimw import Compress
@@ -58,6 +58,14 @@ _STATUSES = st.sampled_from(
     headers=st.lists(st.tuples(_NAMES, _VALUES), max_size=6),
     minimum_size=st.sampled_from([0, 20, 500]),
 )
+@example("200 OK", [("Content-Type", "text/html"), ("Content-Length", "12")], 500)
+@example("200 OK", [("Content-Type", "text/html"), ("Vary", "Origin")], 0)
+@example(
+    "200 OK", [("Content-Type", "text/html"), ("Cache-Control", "no-transform")], 0
+)
+@example("200 OK", [("Content-Type", "text/html"), ("Content-Encoding", "br")], 0)
+@example("200 OK", [("Content-Type", "image/png")], 0)
+@example("200 OK", [("Content-Type", "text/html"), ("X-Other", "")], 0)
 def test_compress_not_compressing_adds_vary_as_eligible_and_merge_vary_do(
     status: str, headers: Headers, minimum_size: int
 ) -> None:
