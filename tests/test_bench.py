@@ -290,8 +290,11 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
     assert saved["reference_bare_ns"] > 0
     assert saved["budget_scale"] > 0
     by_key = {row["key"]: row for row in saved["rows"]}
-    assert set(by_key) == set(ROWS)
-    for key, row in by_key.items():
+    # Other modules register rows of their own (bench.cases): their tests
+    # check them; these are the core's and the stacks'.
+    assert set(ROWS) <= set(by_key)
+    for key in ROWS:
+        row = by_key[key]
         assert row["median_ns"] > 0
         assert len(row["samples_ns"]) == saved["repeats"]
         assert (row["extra_ns"] is None) == (key == "bare")
@@ -327,7 +330,7 @@ def test_fast_run_prints_every_row(tmp_path: Path) -> None:
     assert "### End to end" not in tables
     for key in STACKS:
         assert re.search(
-            rf"^\| {re.escape(ROWS[key])} \| [\d,]+ \| \+[\d,]+ \| Paste stack, "
+            rf"^\| {re.escape(ROWS[key])} \| [\d,]+ \| \+[\d,]+ \| Paste(/WebOb)? stack, "
             r".* \| \d+\.\d\dx \| extra <= 10 µs, >= 2x peer \| (PASS|\*\*MISS\*\*) \| "
             r"(PASS|\*\*MISS\*\*) \|$",
             tables,
