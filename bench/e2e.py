@@ -1,7 +1,8 @@
 """End to end: the stacks of `bench.stacks` served by gunicorn, driven by wrk.
 
-Each app (the bare app, the wsgimw stack, the same with its access log
-going through logging, the Paste stack) gets its own gunicorn: the gthread
+Each app (the default configuration and the Paste stack doing the same
+jobs, the bare app, the wsgimw stack, the same with its access log going
+through logging, the Paste stack) gets its own gunicorn: the gthread
 worker, one worker process with a few threads, on a free port of 127.0.0.1.
 All of them start first and are checked (status, body, encoding); then Debian's
 ``wrk`` drives one at a time, for each kind of request, in rounds: every round
