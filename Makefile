@@ -19,7 +19,7 @@ DOCS_VENV := .venv-docs
 DOCS_STAMP := $(DOCS_VENV)/.installed-stamp
 DOCS_PORT ?= 8000
 
-.PHONY: demo test tools lint typecheck pytest docs docs-serve dist bench soak clean
+.PHONY: demo test tools lint typecheck pytest versions docs docs-serve dist bench soak clean
 
 # The demo needs only the library and its extras; the test run needs the dev
 # tools, servers and frameworks, and Debian's programs (see tools).
@@ -38,7 +38,7 @@ $(STAMP): pyproject.toml | tools
 demo: $(DEMO_STAMP)
 	@$(BIN)/python -m recipes.demo --port $(PORT)
 
-test: tools lint typecheck pytest docs
+test: tools lint typecheck pytest versions docs
 
 # Real programs the tests run, from Debian: htpasswd (apache2-utils) writes
 # the password files; apache2 serves mod_wsgi, whose pip build needs apxs
@@ -75,6 +75,12 @@ typecheck: $(STAMP)
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest --cov --cov-report=term-missing $(PYTEST_ARGS)
+
+# The in-process suite on every supported Python, 3.10 to 3.13 (noxfile.py):
+# a venv per version under .nox, reused; one version: make versions NOX_ARGS="-s tests-3.12".
+# Under CI=true a missing interpreter fails the run; elsewhere it is skipped.
+versions: $(STAMP)
+	$(BIN)/nox $(NOX_ARGS)
 
 $(DIST_STAMP):
 	$(PYTHON) -m venv $(DIST_VENV)
@@ -113,4 +119,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.scaleout $(filter --fast,$(BENCH_ARGS))
 
 clean:
-	rm -rf $(VENV) $(DIST_VENV) $(DOCS_VENV) site dist build .coverage .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(DIST_VENV) $(DOCS_VENV) .nox site dist build .coverage .pytest_cache .mypy_cache .ruff_cache

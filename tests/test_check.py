@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 import logging
@@ -94,6 +95,9 @@ def test_the_blog_stack_answers_the_app_errors_itself() -> None:
     assert rows["raise-mid-stream"] == "ok"  # too late: the error reaches the server
 
 
+# Paste's gzipper leaves a GzipFile on a closed buffer after the rows that
+# crash it; on Python 3.13 its __del__ raises when collected.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_what_it_finds_in_paste() -> None:
     # The figures on the docs page "what wsgimw check finds".
     code, text = run("tests.broken_layers:gzipper", "-H", "Accept-Encoding: gzip")
@@ -118,6 +122,7 @@ def test_what_it_finds_in_paste() -> None:
         "exc-info-after-body": ("translogger", "exc-info"),
         "exc-info-other-type-after-body": ("translogger", "exc-info"),
     }
+    gc.collect()  # the gzipper's files are collected here, not in a later test
 
 
 def test_json_for_ci() -> None:
