@@ -23,6 +23,7 @@ import re
 import select
 import shlex
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -288,7 +289,12 @@ class Shell:
                     os.write(fd, password.encode() + b"\n")
                     answered += 1
         finally:
-            os.waitpid(pid, 0)
+            # A command still running at the deadline is stopped, with any
+            # process it started (the child leads its own process group).
+            if os.waitpid(pid, os.WNOHANG) == (0, 0):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
             os.close(fd)
         return output.decode(errors="replace").replace("\r\n", "\n")
 
@@ -666,3 +672,60 @@ def test_the_servers_page_logs_one_line_per_request_under_gunicorn(
     assert len(access) == 2, log
     assert re.search(r'\] "GET / HTTP/1\.1" 200 17 "-" "curl/[\d.]+"$', access[0])
     assert '"GET /admin HTTP/1.1" 401 24' in access[1]
+
+
+# -- every page --------------------------------------------------------------------
+
+#: The pages the tests above follow command by command.
+FOLLOWED = {
+    "tutorial.md",
+    "quickstart.md",
+    "howto/testing.md",
+    "howto/frameworks.md",
+    "howto/servers.md",
+    *(f"howto/{name}" for name in RECIPE_PAGES),
+}
+
+
+def _pages() -> list[str]:
+    howtos = sorted((DOCS / "howto").glob("*.md"))
+    return [
+        "tutorial.md",
+        "quickstart.md",
+        *(f"howto/{p.name}" for p in howtos if p.name != "index.md"),
+    ]
+
+
+@pytest.mark.parametrize("page", _pages())
+def test_every_page_says_what_to_install(page: str) -> None:
+    text = (DOCS / page).read_text(encoding="utf-8")
+    line = install_line(text)  # exactly one, in "What you need"
+    assert line.startswith("pip install --find-links "), line
+    assert "wsgimw" in line, line
+    assert "Install](" in section(text, "What you need")  # the ways to install
+
+
+@pytest.mark.parametrize("page", sorted(set(_pages()) - FOLLOWED))
+def test_a_page_not_followed_installs_what_its_recipe_imports(
+    page: str, newcomer: Newcomer, tmp_path: Path
+) -> None:
+    """The pages that need nginx, Redis or a browser are followed by their
+    recipes' own tests; here their install line alone, in a fresh
+    environment, must be enough to import every recipe module they run."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    venv = newcomer.venv(install_line(text))
+    clone = clone_without_wsgimw(tmp_path / "wsgimw", newcomer)
+    named = re.findall(r"\b(recipes(?:\.\w+)+)(?=[\s:])", text)
+    included = re.findall(r'--8<-- "(recipes/[\w/]+)\.py"', text)
+    modules = sorted({*named, *(path.replace("/", ".") for path in included)})
+    imports = "; ".join(f"import {m}" for m in modules) or "import wsgimw"
+    done = subprocess.run(
+        [venv / "bin" / "python", "-c", imports],
+        cwd=clone,
+        env=clean_environ(venv),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, f"{page}: {imports}\n{done.stderr}"
