@@ -7,6 +7,13 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
+
+# Property tests check behaviour, not speed: hypothesis's 200 ms deadline per
+# example turns a busy machine (CI runs real servers beside them) into
+# flaky failures, so it is off everywhere.
+settings.register_profile("wsgimw", deadline=None)
+settings.load_profile("wsgimw")
 
 
 def pytest_terminal_summary(
