@@ -45,10 +45,11 @@ test: tools lint typecheck pytest versions docs
 # (apache2-dev); nginx is the reverse proxy; wrk drives the end-to-end
 # benchmark; setpriv (util-linux) lets root drop to nobody for Apache;
 # redis-server is the shared store RateLimit is tested on; chromium and
-# chromium-driver are the headless browser for the CORS/CSP/CSRF recipe.
+# chromium-driver are the headless browser for the CORS/CSP/CSRF recipe;
+# curl runs the docs' commands as a reader would (test_newcomer.py).
 # Installed when missing and root; otherwise the run stops here.
 DEBIAN_TOOLS := htpasswd:apache2-utils apxs:apache2-dev apache2:apache2 nginx:nginx wrk:wrk setpriv:util-linux \
-	redis-server:redis-server chromium:chromium chromedriver:chromium-driver
+	redis-server:redis-server chromium:chromium chromedriver:chromium-driver curl:curl
 tools:
 	@missing=""; \
 	for pair in $(DEBIAN_TOOLS); do \
