@@ -197,6 +197,34 @@ def test_script_name_is_part_of_the_path(stream: io.StringIO) -> None:
     assert one_line(text) == "/app/x"
 
 
+@pytest.mark.parametrize("raw_key", [None, "REQUEST_URI", "RAW_URI"])
+def test_the_line_shows_the_request_as_it_arrived(
+    raw_key: str | None, stream: io.StringIO
+) -> None:
+    # PEP 3333 lets an app rewrite its environ: web2py's router writes
+    # REQUEST_URI, a method override changes REQUEST_METHOD. The line is
+    # written at close() and must still show what the client sent.
+    def rewriting_app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        environ["REQUEST_METHOD"] = "PUT"
+        environ["SCRIPT_NAME"], environ["PATH_INFO"] = "/routed", "/elsewhere"
+        environ["QUERY_STRING"] = "rewritten=1"
+        for key in ("REQUEST_URI", "RAW_URI"):
+            environ[key] = "/routed/elsewhere?rewritten=1"
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    raw = {raw_key: "/page?q=1"} if raw_key else {}
+    text, _ = logged(
+        rewriting_app,
+        access=AccessLog(stream=stream, format="{method} {path}"),
+        PATH_INFO="/page",
+        QUERY_STRING="q=1",
+        REQUEST_METHOD="POST",
+        **raw,
+    )
+    assert one_line(text) == "POST /page?q=1"
+
+
 @pytest.mark.parametrize(
     ("trusted", "forwarded", "host"),
     [

@@ -338,13 +338,23 @@ class AccessLog:
             second,
         )
 
-    def _texts(self, environ: Environ) -> _Texts:
+    def arrived(self, environ: Environ) -> tuple[Any, str]:
+        """The method and path the request arrived with. Read when it
+        starts: PEP 3333 lets an app rewrite its environ (web2py's router
+        writes REQUEST_URI, a method override changes REQUEST_METHOD), and
+        the line must show what the client sent."""
+        return environ.get("REQUEST_METHOD", "-"), self._path(environ)
+
+    def _texts(
+        self, environ: Environ, arrived: tuple[Any, str] | None = None
+    ) -> _Texts:
         """What the request itself gives the line, unescaped: host, user,
-        method, path, protocol, referer and user agent."""
+        method, path, protocol, referer and user agent. ``arrived`` is what
+        `arrived` read when the request started (read now when None)."""
         # Written out for speed: this runs for every request.
         get = environ.get
         user = get("REMOTE_USER") or "-"
-        method = get("REQUEST_METHOD", "-")
+        method, path = self.arrived(environ) if arrived is None else arrived
         protocol = get("SERVER_PROTOCOL", "-")
         referer = get("HTTP_REFERER", "-")
         agent = get("HTTP_USER_AGENT", "-")
@@ -366,7 +376,7 @@ class AccessLog:
             self._host(environ),
             user,
             method,
-            self._path(environ),
+            path,
             protocol,
             referer,
             agent,
@@ -433,9 +443,15 @@ class AccessLog:
         return path
 
     def write(
-        self, environ: Environ, status: str, sent: int, started: float, duration: float
+        self,
+        environ: Environ,
+        status: str,
+        sent: int,
+        started: float,
+        duration: float,
+        arrived: tuple[Any, str] | None = None,
     ) -> None:
-        texts = self._texts(environ)
+        texts = self._texts(environ, arrived)
         code = _code(status)
         second = _local_second(int(started), time.timezone, time.altzone)
         if self._apache:
@@ -774,13 +790,14 @@ class _Logged(Observed):
     """One request under an AccessLog: the core counts the bytes sent; the
     line is written when the response ends."""
 
-    __slots__ = ("_access", "_start_clock", "_start_time")
+    __slots__ = ("_access", "_arrived", "_start_clock", "_start_time")
 
     def __init__(
         self, environ: Environ, start_response: StartResponse, access: AccessLog
     ) -> None:
         super().__init__(environ, start_response)
         self._access = access
+        self._arrived = access.arrived(environ)
         self._start_time = time.time()
         self._start_clock = time.perf_counter()
 
@@ -790,4 +807,6 @@ class _Logged(Observed):
         # An error before any body byte: the server answers 500, whatever
         # status the app had started with.
         status = "500" if self.failed and not sent else self.status or "500"
-        self._access.write(self.environ, status, sent, self._start_time, duration)
+        self._access.write(
+            self.environ, status, sent, self._start_time, duration, self._arrived
+        )
