@@ -730,6 +730,8 @@ def test_a_record_is_the_one_logger_info_makes_without_a_caller(
     when logging looks for no caller (logging._srcfile = None), at the
     same instant; type, time, thread and process included."""
     monkeypatch.setattr(time, "time", lambda: 1_800_000_000.123456)
+    # Python 3.13's LogRecord reads the clock in nanoseconds.
+    monkeypatch.setattr(time, "time_ns", lambda: 1_800_000_000_123_456_000)
     record = _access_record(logging.getLogger("test.accesslog.exact"), monkeypatch)
     expected = logging.LogRecord(
         "test.accesslog.exact",
