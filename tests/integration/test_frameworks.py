@@ -801,8 +801,13 @@ def test_copied_into_a_new_project_it_serves_the_stack(
         assert (status, body) == (500, ERROR_PAGE)
         # CherryPy prints its banner after it has begun to answer.
         banner = f"Serving on {server.url}/ (Ctrl-C to stop)"
+        # The traceback and the access lines may reach the log in any order.
         log = server.wait_for_log(
-            lambda log: banner in log and len(_access_lines(log)) >= 4
+            lambda log: (
+                banner in log
+                and len(_access_lines(log)) >= 4
+                and f"RuntimeError: {BOOM}" in log
+            )
         )
     assert banner in log
     # AccessLog's lines, one per request, written by the recipe's logging
