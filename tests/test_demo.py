@@ -7,6 +7,7 @@ import gzip
 import http.client
 import json
 import logging
+import os
 import shutil
 import socket
 import subprocess
@@ -166,9 +167,17 @@ def test_make_demo_passes_the_port_on() -> None:
     make = shutil.which("make")
     assert make, "make is needed to run the project's commands"
     # -n prints the commands without running them (nothing is installed).
+    # Under `make test` this make is a sub-make: it would print "Entering
+    # directory" lines and inherit the outer make's flags.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")
+    }
     done = subprocess.run(
-        [make, "-n", "demo", "PORT=8001"],
+        [make, "--no-print-directory", "-n", "demo", "PORT=8001"],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
