@@ -47,6 +47,7 @@ __all__ = [
     "Observed",
     "Recovery",
     "close_iterable",
+    "forward_start",
     "guard",
     "has_body",
     "header_value",
@@ -138,6 +139,21 @@ def plain_response(
     given = {name.lower() for name, _ in extra}
     start_response(status, [h for h in defaults if h[0].lower() not in given] + extra)
     return [data] if has_body(environ, status) else []
+
+
+def forward_start(
+    start_response: StartResponse,
+    status: str,
+    headers: Headers,
+    exc_info: ExcInfo | None,
+) -> Write:
+    """Call the server's ``start_response`` as PEP 3333 asks a middleware to:
+    ``exc_info`` passed on unchanged, and omitted when it is None (a server
+    may not take it as a keyword, and some refuse an explicit None). For
+    layers that write their own ``start_response`` wrapper for speed."""
+    if exc_info is None:
+        return start_response(status, headers)
+    return start_response(status, headers, exc_info)
 
 
 def rewrite_start_response(

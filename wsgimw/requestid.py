@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Final
 
 from ._options import flag
-from ._response import close_iterable
+from ._response import close_iterable, forward_start
 from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 __all__ = [
@@ -245,7 +245,7 @@ class RequestId:
 
             # Written out rather than the core's rewrite_start_response with a
             # hook: the hook's extra call and closure cost as much as the
-            # header work. The exc_info rule is the core's: omitted when None.
+            # header work. The exc_info rule is the core's (forward_start).
             def start(
                 status: str, headers: Headers, exc_info: ExcInfo | None = None
             ) -> Write:
@@ -254,9 +254,7 @@ class RequestId:
                         headers = [h for h in headers if h[0].lower() != lower]
                         break
                 headers = [*headers, pair]
-                if exc_info is None:
-                    return start_response(status, headers)
-                return start_response(status, headers, exc_info)
+                return forward_start(start_response, status, headers, exc_info)
 
             token = current.set(request_id)
             try:

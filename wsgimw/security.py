@@ -19,6 +19,7 @@ from typing import Final
 
 from ._browser import CONTROL
 from ._options import flag
+from ._response import forward_start
 from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 __all__ = ["NONCE_KEY", "SecurityHeaders"]
@@ -271,9 +272,7 @@ def _fixed(
                     break
             else:  # the app set none of ours: the common case
                 headers = headers + ours
-            if exc_info is None:
-                return start_response(status, headers)
-            return start_response(status, headers, exc_info)
+            return forward_start(start_response, status, headers, exc_info)
 
         return app(environ, start)
 
@@ -437,8 +436,8 @@ class SecurityHeaders:
         # with the core's rewrite_start_response and a header hook: on this
         # path, which runs for every response, the hook's extra calls cost
         # as much as the header work itself (the budget is 1.2x a
-        # layer that only appends the headers). exc_info is forwarded as the
-        # core does it: omitted when None.
+        # layer that only appends the headers). exc_info goes through the
+        # core's forward_start.
         if template is None:
             plain_app = _fixed(app, list(http), plain, added)
             if https is http:  # no HSTS: the scheme changes nothing
@@ -472,9 +471,7 @@ class SecurityHeaders:
                         break
                 else:
                     headers = headers + ours
-                if exc_info is None:
-                    return start_response(status, headers)
-                return start_response(status, headers, exc_info)
+                return forward_start(start_response, status, headers, exc_info)
 
             return app(environ, start)
 
