@@ -937,6 +937,142 @@ def test_observed_notes_an_error_in_iter() -> None:
     assert made[0].ends == [("200 OK", 0, True)]
 
 
+# -- guard over an observer: the observer guards its own body ----------------------
+
+
+def guarded_watch(
+    app: WSGIApp, recovery: ErrorHandler | Declining
+) -> tuple[WSGIApp, list[Watching]]:
+    """``guard`` (with ``recovery``) over a `Watching` observer over ``app``."""
+    from wsgimw._response import guard
+
+    inner, made = watched(app)
+
+    def outer(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return guard(inner, environ, start_response, recovery)
+
+    return outer, made
+
+
+def test_guard_hands_an_observer_its_recovery_instead_of_wrapping_it() -> None:
+    app, made = guarded_watch(ScriptedApp(), ErrorHandler())
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert body is made[0]  # one iterator less between the server and the app
+    close_iterable(body)
+
+
+def test_a_second_guard_over_the_same_observer_wraps_it() -> None:
+    from wsgimw._response import guard
+
+    inner, made = watched(ScriptedApp())
+    environ = make_environ()
+    start: StartResponse = lambda s, h, e=None: lambda d: None  # noqa: E731
+    first = guard(inner, environ, start, ErrorHandler())
+    second = guard(lambda e, s: first, environ, start, ErrorHandler())
+    assert first is made[0]
+    assert second is not first
+    assert list(second) == [b"Hello, ", b"world", b"!"]
+    close_iterable(second)
+    assert made[0].ends == [("200 OK", 13, False)]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=str)
+def test_fault_matrix_declining_guard_over_an_observer(fault: Fault) -> None:
+    check_fault(lambda app: guarded_watch(app, Declining())[0], fault)
+
+
+@pytest.mark.parametrize("style", ["lazy", "iter"])
+def test_an_observer_under_a_guard_answers_an_error_before_the_body(
+    style: str,
+) -> None:
+    app, made = guarded_watch(ScriptedApp(style=style, fail="chunk"), ErrorHandler())
+    lint = Lint()
+    result = call_app(lint(app))
+    lint.verify()
+    assert result.status == "500 Internal Server Error"
+    assert b"Internal Server Error" in result.body
+    # The observer saw what it sees under a wrapping guard: the app failed
+    # and sent nothing; the page is not counted.
+    _status, sent, failed = made[0].ends[0]
+    assert (sent, failed) == (0, True)
+    assert len(made[0].ends) == 1
+    assert list(made[0]) == []  # the page ended the body
+
+
+def test_an_observer_under_a_guard_answers_an_error_in_iter() -> None:
+    class Unstartable:
+        def __iter__(self) -> Iterator[bytes]:
+            raise AppFault("iter() failed")
+
+    def inner(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return Unstartable()
+
+    app, made = guarded_watch(inner, ErrorHandler())
+    result = call_app(app)
+    assert result.status == "500 Internal Server Error"
+    assert made[0].ends == [("", 0, True)]
+
+
+def test_an_observer_under_a_guard_lets_a_late_error_go_on() -> None:
+    # After the headers went out there is no page: the error reaches the
+    # server, as it does through a wrapping guard.
+    recovery = ErrorHandler()
+    app, made = guarded_watch(ScriptedApp(fail="chunk", at=1), recovery)
+    result = call_app(app, catch=True)
+    assert isinstance(result.error, AppFault)
+    assert made[0].ends == [("200 OK", 7, True)]
+
+
+def test_an_observer_under_a_declining_guard_raises_the_apps_error() -> None:
+    recovery = Declining()
+    app, made = guarded_watch(ScriptedApp(fail="chunk"), recovery)
+    result = call_app(app, catch=True)
+    assert isinstance(result.error, AppFault)
+    assert recovery.errors == [result.error]
+    assert made[0].ends == [("200 OK", 0, True)]
+
+
+@pytest.mark.parametrize("handled", [True, False])
+def test_an_observer_under_a_guard_hands_it_a_close_error(handled: bool) -> None:
+    inner = ScriptedApp(fail="close")
+    recovery = Declining(handle_close=handled)
+    app, made = guarded_watch(inner, recovery)
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert list(body) == [b"Hello, ", b"world", b"!"]
+    if handled:
+        close_iterable(body)
+    else:
+        with pytest.raises(AppFault, match="close"):
+            close_iterable(body)
+    close_iterable(body)  # once only
+    assert inner.closes == 1
+    assert len(recovery.errors) == 1
+    assert made[0].ends == [("200 OK", 13, False)]
+
+
+def test_an_observer_under_a_guard_hands_it_an_on_end_error_of_a_list_body() -> None:
+    class Failing(Observed):
+        __slots__ = ()
+
+        def on_end(self) -> None:
+            raise RuntimeError("on_end failed")
+
+    from wsgimw._response import guard
+
+    recovery = Declining(handle_close=True)
+
+    def observed(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return Failing(environ, start_response).respond(ScriptedApp(style="list"))
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return guard(observed, environ, start_response, recovery)
+
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    assert list(body) == [b"Hello, ", b"world", b"!"]
+    close_iterable(body)
+    assert [str(e) for e in recovery.errors] == ["on_end failed"]
+
+
 # -- on_start_early: a late decider that can settle from the headers --------------------
 
 

@@ -269,6 +269,10 @@ def guard(
         return [body]
     if type(iterable) in (list, tuple):
         return iterable
+    if isinstance(iterable, Observed) and iterable.take_guard(
+        recovery, environ, start_response
+    ):
+        return iterable  # an observer of the core's guards its own body
     wrapper = environ.get("wsgi.file_wrapper")
     if isinstance(wrapper, type) and isinstance(iterable, wrapper):
         return iterable  # the server's sendfile() is worth more than a guard
@@ -376,6 +380,7 @@ class Observed:
     """
 
     __slots__ = (
+        "_guard",
         "_iterable",
         "_iterator",
         "_server_start_response",
@@ -386,6 +391,8 @@ class Observed:
         "status",
     )
     _server_write: Write
+    # What `guard` asked this body to do in its place (see `take_guard`).
+    _guard: tuple[Recovery, Environ, StartResponse] | None
 
     def __init__(self, environ: Environ, start_response: StartResponse) -> None:
         self.environ = environ
@@ -398,9 +405,26 @@ class Observed:
         self.failed = False
         self._iterable: Any = None
         self._iterator: Iterator[bytes] | None = None
+        self._guard = None
 
     def on_end(self) -> None:
         """Runs once when the response is over."""
+
+    def take_guard(
+        self, recovery: Recovery, environ: Environ, start_response: StartResponse
+    ) -> bool:
+        """Do `guard`'s work for the layer above instead of being wrapped by
+        it: an error in ``iter()`` or ``next()`` goes to ``recovery``, whose
+        page (sent through ``start_response``, the guard's) ends the body,
+        and an error in ``close()`` goes to its ``on_close_error``. What this
+        observer sees stays what it would see under a `_Guarded`: the page
+        is not counted in `sent`. One iterator less between the server and
+        the app, in the common stack of an error handler over an access
+        log. False when this body carries a guard already."""
+        if self._guard is not None:
+            return False
+        self._guard = (recovery, environ, start_response)
+        return True
 
     def respond(self, app: WSGIApp) -> Iterable[bytes]:
         """Call ``app`` through this observer; return what to give the server."""
@@ -447,9 +471,12 @@ class Observed:
                 raise StopIteration
             try:
                 iterator = self._iterator = iter(iterable)
-            except Exception:
+            except Exception as error:
                 self.failed = True
-                raise
+                page = self._guarded_page(error)
+                if page is None:
+                    raise
+                return page
         # StopIteration is raised here, outside the handler: re-raising it
         # from one would cost as much again, once per body.
         try:
@@ -457,10 +484,24 @@ class Observed:
             if chunk is not _END:
                 self.sent += len(chunk)
                 return chunk
-        except Exception:
+        except Exception as error:
             self.failed = True
-            raise
+            page = self._guarded_page(error)
+            if page is None:
+                raise
+            return page
         raise StopIteration
+
+    def _guarded_page(self, error: Exception) -> bytes | None:
+        """The guard's page for ``error``, which ends the body; None when
+        there is no guard, no page, or it is too late for one."""
+        if self._guard is None:
+            return None
+        recovery, environ, start_response = self._guard
+        page = _answer(recovery, environ, start_response, error)
+        if page is not None:
+            self._iterator = iter(())  # the replacement ends the body
+        return page
 
     def close(self) -> None:
         iterable = self._iterable
@@ -468,10 +509,15 @@ class Observed:
             return
         self._iterable = _END
         self._iterator = None  # a next() after close() ends, not reaches the app
-        if getattr(iterable, "close", None) is None:  # a list: nothing to close
-            self.on_end()
-        else:
-            _close_then(iterable, self.on_end)
+        try:
+            if getattr(iterable, "close", None) is None:  # a list: nothing to close
+                self.on_end()
+            else:
+                _close_then(iterable, self.on_end)
+        except Exception as error:
+            guard = self._guard
+            if guard is None or not guard[0].on_close_error(guard[1], error):
+                raise
 
 
 class Exchange:
