@@ -965,7 +965,7 @@ def test_under_gunicorn_the_hint_or_the_lines(tmp_path: Path, configured: bool) 
         assert "GET /hi" not in log
 
 
-def test_query_strings_are_remembered_bounded_and_per_instance(
+def test_request_targets_are_remembered_bounded_and_per_instance(
     stream: io.StringIO,
 ) -> None:
     from wsgimw import accesslog
@@ -973,20 +973,32 @@ def test_query_strings_are_remembered_bounded_and_per_instance(
     access = AccessLog(stream=stream, format="{path}")
     strict = AccessLog(stream=stream, format="{path}", redact=["q"])
     app, other = access(ScriptedApp()), strict(ScriptedApp())
-    for number in range(accesslog._QUERY_MEMO_SIZE + 44):
+    for number in range(accesslog._TARGET_MEMO_SIZE + 44):
         call_app(app, "/", QUERY_STRING=f"n={number}&token=t{number}")
-        assert len(access._queries) <= accesslog._QUERY_MEMO_SIZE
+        assert len(access._targets) <= accesslog._TARGET_MEMO_SIZE
     call_app(app, "/", QUERY_STRING="q=1")
     call_app(app, "/", QUERY_STRING="q=1")
     call_app(other, "/", QUERY_STRING="q=1")  # the same query, its own redaction
-    long = "a=" + "x" * accesslog._QUERY_MEMO_LENGTH
+    call_app(app, "/a b", QUERY_STRING="q=1")  # another path, the same query
+    call_app(app, "/", QUERY_STRING="q=1", RAW_URI="/%2F?q=1&token=t")
+    call_app(app, "/", QUERY_STRING="q=1", RAW_URI="/%2F?q=1&token=t")
+    long = "a=" + "x" * accesslog._TARGET_MEMO_LENGTH
     call_app(app, "/", QUERY_STRING=long)
     lines = stream.getvalue().splitlines()
     assert lines[0] == "/?n=0&token=[redacted]"
-    assert lines[-5] == f"/?n={number}&token=[redacted]"
-    assert lines[-4:] == ["/?q=1", "/?q=1", "/?q=[redacted]", "/?" + long]
-    assert long not in access._queries
-    assert "q=1" in access._queries
+    assert lines[-8] == f"/?n={number}&token=[redacted]"
+    assert lines[-7:] == [
+        "/?q=1",
+        "/?q=1",
+        "/?q=[redacted]",
+        "/a%20b?q=1",
+        "/%2F?q=1&token=[redacted]",
+        "/%2F?q=1&token=[redacted]",
+        "/?" + long,
+    ]
+    assert ("", "/", long) not in access._targets
+    assert ("", "/", "q=1") in access._targets
+    assert "/%2F?q=1&token=t" in access._targets
 
 
 def _above_info(logger: logging.Logger) -> None:

@@ -89,10 +89,11 @@ _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + '%?[]{}|^`\\"<>#'
 
 
-#: The query strings whose logged form an AccessLog remembers, and the
-#: longest it remembers: at most about 256 KB of them, whatever clients send.
-_QUERY_MEMO_SIZE = 256
-_QUERY_MEMO_LENGTH = 512
+#: The request targets (path and query) whose logged form an AccessLog
+#: remembers, and the longest it remembers: at most about 256 KB of them,
+#: whatever clients send.
+_TARGET_MEMO_SIZE = 256
+_TARGET_MEMO_LENGTH = 512
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/._~-]*\Z")
 
@@ -234,8 +235,8 @@ class AccessLog:
         "_lock",
         "_logger",
         "_names",
-        "_queries",
         "_stream",
+        "_targets",
         "_text_fields",
         "_trusted",
     )
@@ -283,9 +284,11 @@ class AccessLog:
         self._stream = stream
         self._lock = threading.Lock()
         self._trusted = trusted_proxies
-        #: query string -> how the line shows it (redacted, quoted): the same
-        #: queries come again and again; bounded, short ones only.
-        self._queries: dict[str, str] = {}
+        #: request target -> how the line shows it (redacted, quoted): the
+        #: same paths and queries come again and again; bounded, short ones
+        #: only. The key is the raw target a server passed on (RAW_URI,
+        #: REQUEST_URI), else (SCRIPT_NAME, PATH_INFO, QUERY_STRING).
+        self._targets: dict[object, str] = {}
         self._names = secret_names(list(redact))
 
     def __call__(self, app: WSGIApp) -> WSGIApp:
@@ -416,30 +419,48 @@ class AccessLog:
         return _text(host)
 
     def _path(self, environ: Environ) -> str:
-        # PEP 3333 strings hold the request's bytes as latin-1: recover them
-        # and percent-encode, so a UTF-8 path logs as sent, never as mojibake.
+        """The path and query as the line shows them, remembered by target."""
         # The request target as the client sent it, when the server passes it
         # on (gunicorn's RAW_URI, uWSGI's and mod_wsgi's REQUEST_URI), keeps
         # what decoding PATH_INFO loses, such as %2F.
         get = environ.get
         raw = get("RAW_URI") or get("REQUEST_URI")
+        key: object
         if isinstance(raw, str) and raw.startswith("/"):
-            target, _, query = _latin1(raw).partition("?")
+            key = raw
+            length = len(raw)
+        else:
+            script, path, query = key = (
+                get("SCRIPT_NAME", ""),
+                get("PATH_INFO", ""),
+                get("QUERY_STRING", ""),
+            )
+            length = len(script) + len(path) + len(query)
+        targets = self._targets
+        shown = targets.get(key)
+        if shown is None:
+            shown = self._shown_target(key)
+            if length <= _TARGET_MEMO_LENGTH:
+                if len(targets) >= _TARGET_MEMO_SIZE:
+                    targets.clear()  # start again: no LRU bookkeeping
+                targets[key] = shown
+        return shown
+
+    def _shown_target(self, key: object) -> str:
+        """How the line shows a request target: `_path`'s key."""
+        # PEP 3333 strings hold the request's bytes as latin-1: recover them
+        # and percent-encode, so a UTF-8 path logs as sent, never as mojibake.
+        if isinstance(key, str):  # the raw target, already percent-encoded
+            target, _, query = _latin1(key).partition("?")
             path = _quote(target, _PATH_SAFE + "%")
         else:
-            script_and_path = get("SCRIPT_NAME", "") + get("PATH_INFO", "")
-            path = _quote(_latin1(script_and_path), _PATH_SAFE)
-            query = _latin1(get("QUERY_STRING", ""))
+            assert isinstance(key, tuple)
+            script_name, path_info, query_string = key
+            path = _quote(_latin1(script_name + path_info), _PATH_SAFE)
+            query = _latin1(query_string)
         path = path or "/"
         if query:
-            shown = self._queries.get(query)
-            if shown is None:
-                shown = "?" + _quote_query(redact_query(query, self._names))
-                if len(query) <= _QUERY_MEMO_LENGTH:
-                    if len(self._queries) >= _QUERY_MEMO_SIZE:
-                        self._queries.clear()  # start again: no LRU bookkeeping
-                    self._queries[query] = shown
-            path += shown
+            path += "?" + _quote_query(redact_query(query, self._names))
         return path
 
     def write(
