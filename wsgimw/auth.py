@@ -401,10 +401,17 @@ class _Auth:
     def _skips_path(self, path: str) -> bool:
         """Whether one path is outside ``protect=`` or inside ``exempt=``.
         A path with a ``..`` segment is neither."""
+        # `_plain` written out, and worked out once: this runs per request.
+        plain = not ("/." in path or "//" in path or "\\" in path or path[:1] != "/")
         protect = self._protect
         if protect is not None:
-            folded = path.lower() if path.isascii() else _fold(path)
-            if _plain(folded):
+            if path.isascii():
+                # lower() leaves "/", "." and "\\" alone: as plain as the path.
+                folded, folded_plain = path.lower(), plain
+            else:
+                folded = _fold(path)
+                folded_plain = _plain(folded)
+            if folded_plain:
                 # Whole segments are plain string prefixes.
                 exact, starts = self._protect_text
                 if not (folded in exact or folded.startswith(starts)):
@@ -413,7 +420,9 @@ class _Auth:
                 segments = _segments(folded)
                 if segments is not None and not _under(segments, protect):
                     return True
-        if _plain(path):
+        if not self._exempt:
+            return False
+        if plain:
             exact, starts = self._exempt_text
             return path in exact or path.startswith(starts)
         segments = _segments(path)
