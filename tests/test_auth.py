@@ -791,6 +791,13 @@ def test_protect_folds_unicode_case(path: str, protected: bool) -> None:
     assert run(auth, path)[0].status_code == (401 if protected else 200), path
 
 
+def test_an_ascii_path_folds_to_its_lower_case() -> None:
+    from wsgimw.auth import _fold
+
+    # The request path is lowered in place; the fold agrees for any caller.
+    assert _fold("/ADMIN/Keys") == "/admin/keys"
+
+
 def test_protect_folds_a_path_that_is_not_latin1_text() -> None:
     # Not what a PEP 3333 server sends, but folded all the same.
     auth = BasicAuth(users=USERS, protect=["/admin"])
