@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from bench import apps, stacks, streams
+from bench import apps, fused, stacks, streams
 from bench.budgets import Budget
 from wsgimw.types import Environ, ExcInfo, Headers, Write, WSGIApp
 
@@ -179,6 +179,22 @@ CASES: tuple[Case, ...] = (
         _bare,
         short="bare+copy",
         environ=DEFAULT,
+    ),
+    # What the default configuration's jobs cost at least in pure Python:
+    # the same five jobs hand-fused into one callable (bench.fused), a
+    # measuring stick for issue 12, not a product.
+    Case(
+        "fused_floor",
+        "same jobs hand-fused: the floor",
+        fused.fused_default_stack,
+        "paste_default",
+        short="fused floor",
+        app=stacks.query_app,
+        environ=DEFAULT,
+        verify=_logged(
+            fused.FUSED_LOG_HANDLER,
+            _stack_line(stacks.DEFAULT_PATH, stacks.USER, "13"),
+        ),
     ),
     Case(
         BARE,
