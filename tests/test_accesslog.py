@@ -503,6 +503,21 @@ def test_request_id_is_escaped_once(stream: io.StringIO) -> None:
     assert one_line(text) == 'a\\"b a\\"b'
 
 
+@pytest.mark.parametrize(
+    ("request_id", "shown"),
+    [("caf\u00e9", "caf\\xe9"), ("\u20ac1", "\\xe2\\x82\\xac1"), (42, "42")],
+)
+def test_a_request_id_that_is_not_ascii_text_is_logged_as_its_bytes(
+    stream: io.StringIO, request_id: object, shown: str
+) -> None:
+    text, _ = logged(
+        ScriptedApp(),
+        access=AccessLog(stream=stream, format="{request_id}"),
+        **{"wsgimw.request_id": request_id},
+    )
+    assert one_line(text) == shown
+
+
 def test_non_ascii_query_bytes_are_percent_encoded(stream: io.StringIO) -> None:
     access = AccessLog(stream=stream, format="json")
     text, _ = logged(ScriptedApp(), "/s?q=caf\u00e9&r=%C3%A9", access=access)
@@ -607,9 +622,11 @@ class _Lines(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
         self.lines: list[str] = []
+        self.fields: list[dict[str, object]] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.lines.append(record.getMessage())
+        self.fields.append(record.wsgimw_access)  # type: ignore[attr-defined]
 
 
 _LATIN1 = st.text(
@@ -635,9 +652,11 @@ def test_a_stream_gets_the_line_the_format_string_makes(
     status: str,
     sent: int,
 ) -> None:
-    # With stream=, "common" and "combined" lines come from a builder of
-    # their own; with a logger, from fields() and the format string. Both
-    # must write the same line for any request.
+    # "common" and "combined" lines come from a builder of their own, to a
+    # stream or through a logger; any other format from fields() and the
+    # format string (a trailing space makes one of the named formats
+    # "other"). All must write the same line for any request, and the
+    # record the same fields as fields() gives.
     environ = make_environ(
         "/",
         headers={"User-Agent": agent, "Referer": referer},
@@ -651,14 +670,21 @@ def test_a_stream_gets_the_line_the_format_string_makes(
     logger.setLevel(logging.INFO)
     logger.propagate = False
     try:
-        for format in ("common", "combined", COMBINED):
-            stream = io.StringIO()
+        for format in ("common", "combined", COMBINED, COMMON):
+            stream, generic = io.StringIO(), io.StringIO()
             args = (environ, status, sent, 1_700_000_000.25, 0.001)
             AccessLog(format=format, stream=stream).write(*args)
-            AccessLog(format=format, logger=logger).write(*args)
+            access = AccessLog(format=format, logger=logger)
+            access.write(*args)
+            AccessLog(format=_NAMED[format] + " ", stream=generic).write(*args)
             assert stream.getvalue() == handler.lines.pop() + "\n"
+            assert stream.getvalue() == generic.getvalue()[:-2] + "\n"
+            assert handler.fields.pop() == access.fields(*args)
     finally:
         logger.handlers.clear()
+
+
+_NAMED = {"common": COMMON, "combined": COMBINED, COMBINED: COMBINED, COMMON: COMMON}
 
 
 def test_the_status_is_the_one_sent_when_a_late_replacement_fails(

@@ -63,10 +63,6 @@ FIELDS = {
     "header": "a request header by name: {header[Accept-Language]}",
 }
 
-#: host, user, method, path, protocol, referer, user agent: unescaped; then
-#: the referer and the user agent escaped for the line.
-_Texts = tuple[str, str, str, str, str, str, str, str, str]
-
 _NUMBERS = frozenset({"status", "bytes", "duration_us", "duration_ms", "header"})
 _MONTHS = (
     "Jan",
@@ -124,12 +120,6 @@ def _escape(value: str) -> str:
 def _escape_char(match: re.Match[str]) -> str:
     char = match.group()
     return "\\" + char if char in '"\\' else f"\\x{ord(char):02x}"
-
-
-def _code(status: str) -> int:
-    """The status code of a status line; 500 for one without a code."""
-    code = status[:3]
-    return int(code) if code.isdigit() else 500
 
 
 def _quote_query(query: str) -> str:
@@ -337,16 +327,7 @@ class AccessLog:
         self, environ: Environ, status: str, sent: int, started: float, duration: float
     ) -> dict[str, Any]:
         """The documented fields of one request, unescaped."""
-        second = _local_second(int(started), time.timezone, time.altzone)
-        return _fields(
-            self._texts(environ),
-            environ,
-            _code(status),
-            sent,
-            started,
-            duration,
-            second,
-        )
+        return self._fields_of(environ, status, sent, started, duration, None)[0]
 
     def arrived(self, environ: Environ) -> tuple[Any, str]:
         """The method and path the request arrived with. Read when it
@@ -355,53 +336,83 @@ class AccessLog:
         the line must show what the client sent."""
         return environ.get("REQUEST_METHOD", "-"), self._path(environ)
 
-    def _texts(
-        self, environ: Environ, arrived: tuple[Any, str] | None = None
-    ) -> _Texts:
-        """What the request itself gives the line, unescaped: host, user,
-        method, path, protocol, referer and user agent. ``arrived`` is what
-        `arrived` read when the request started (read now when None)."""
-        # Written out for speed: this runs for every request.
+    def _fields_of(
+        self,
+        environ: Environ,
+        status: str,
+        sent: int,
+        started: float,
+        duration: float,
+        arrived: tuple[Any, str] | None,
+    ) -> tuple[dict[str, Any], str, str]:
+        """The documented fields, unescaped, and the referer and the user
+        agent escaped for a line. ``arrived`` is what `arrived` read when
+        the request started (read now when None).
+
+        Written out in one frame, helpers called only off the common path:
+        this runs for every request, and a Python call costs about as much
+        as a dozen of the lines here."""
         get = environ.get
+        host = get("REMOTE_ADDR") or "-"
+        if self._trusted:
+            host = self._host(environ)
         user = get("REMOTE_USER") or "-"
         method, path = self.arrived(environ) if arrived is None else arrived
         protocol = get("SERVER_PROTOCOL", "-")
         # Almost always str and ASCII, which is its own latin-1 form: one
         # look at them all (join refuses anything but str).
         try:
-            ascii_only = "".join((user, method, protocol)).isascii()
+            ascii_only = "".join((host, user, method, protocol)).isascii()
         except TypeError:
             ascii_only = False
         if not ascii_only:
-            user, method, protocol = map(_text, (user, method, protocol))
-        referer, referer_line = self._client_text(
-            get("HTTP_REFERER", "-"), self._referers, url=True
+            host, user, method, protocol = map(_text, (host, user, method, protocol))
+        referer = get("HTTP_REFERER", "-")
+        known = self._referers.get(referer) if type(referer) is str else None
+        referer, referer_line = known or self._client_text(
+            referer, self._referers, url=True
         )
-        agent, agent_line = self._client_text(
-            get("HTTP_USER_AGENT", "-"), self._agents, url=False
-        )
-        return (
-            self._host(environ),
-            user,
-            method,
-            path,
-            protocol,
-            referer,
-            agent,
-            referer_line,
-            agent_line,
-        )
+        agent = get("HTTP_USER_AGENT", "-")
+        known = self._agents.get(agent) if type(agent) is str else None
+        agent, agent_line = known or self._client_text(agent, self._agents, url=False)
+        request_id = get("wsgimw.request_id") or "-"
+        if not (type(request_id) is str and request_id.isascii()):
+            request_id = _text(request_id)
+        digits = status[:3]
+        code = int(digits) if digits.isdigit() else 500  # no code: what is sent
+        second = _local_second(int(started), time.timezone, time.altzone)
+        micros = int(duration * 1_000_000)
+        fields = {
+            "host": host,
+            "ident": "-",
+            "user": user,
+            "time": second[0],
+            "time_iso": _iso_time(started, second),
+            "request_line": f"{method} {path} {protocol}",
+            "method": method,
+            "path": path,
+            "protocol": protocol,
+            "status": code,
+            "bytes": sent,
+            "bytes_clf": str(sent) if sent else "-",
+            "referer": referer,
+            "user_agent": agent,
+            "duration_us": micros,
+            # The same microseconds: int / int is correctly rounded, so
+            # this is the float nearest micros/1000, what round(..., 3)
+            # would give for it, at a fraction of round()'s cost.
+            "duration_ms": micros / 1000,
+            "request_id": request_id,
+        }
+        return fields, referer_line, agent_line
 
     def _client_text(
         self, value: object, memo: dict[str, tuple[str, str]], *, url: bool
     ) -> tuple[str, str]:
         """A request header's text for the fields and for the line (escaped),
-        remembered in ``memo``; with ``url``, secrets redacted."""
+        remembered in ``memo`` (which the caller looked in first); with
+        ``url``, secrets redacted."""
         key = value if type(value) is str else None  # never a str subclass
-        if key is not None:
-            known = memo.get(key)
-            if known is not None:
-                return known
         text = _text(value)
         # Only a value with a name=value pair or a user:password@ in it can
         # hold a secret: any other is its own redaction. Such a value is
@@ -416,29 +427,33 @@ class AccessLog:
             memo[key] = forms
         return forms
 
-    def _apache_line(
-        self, texts: _Texts, code: int, sent: int, second: tuple[str, str, str]
-    ) -> str:
-        """The line of format="common" or "combined", escaped: what `fields`
-        and the format string make, with only the fields these formats show
-        (this runs for every request). ``second`` is `_local_second`'s."""
-        host, user, method, path, protocol, _, _, referer, agent = texts
+    def _apache_line(self, fields: dict[str, Any], referer: str, agent: str) -> str:
+        """The line of format="common" or "combined", escaped: what the
+        format string makes of `fields`, built directly (this runs for every
+        request). ``referer`` and ``agent`` come escaped already."""
+        host, user, request_line = (
+            fields["host"],
+            fields["user"],
+            fields["request_line"],
+        )
         # One look at them all: almost always there is nothing to escape.
-        # (The referer and the user agent come escaped already.)
-        if not _plain(f"{host}{user}{method}{path}{protocol}"):
-            host, user, method, path, protocol = map(_escape, texts[:5])
+        if not _plain(f"{host}{user}{request_line}"):
+            host, user = _escape(host), _escape(user)
+            request_line = " ".join(
+                map(_escape, (fields["method"], fields["path"], fields["protocol"]))
+            )
         line = (
-            f'{host} - {user} [{second[0]}] "{method} {path} {protocol}" '
-            f"{code} {sent or '-'}"
+            f'{host} - {user} [{fields["time"]}] "{request_line}" '
+            f"{fields['status']} {fields['bytes_clf']}"
         )
         if self._combined:
             return f'{line} "{referer}" "{agent}"'
         return line
 
     def _host(self, environ: Environ) -> str:
+        """The client address with ``trusted_proxies``: the address that
+        many places from the right of X-Forwarded-For."""
         host = environ.get("REMOTE_ADDR") or "-"
-        if not self._trusted:
-            return _text(host)
         hops = [
             h.strip() for h in str(environ.get("HTTP_X_FORWARDED_FOR", "")).split(",")
         ]
@@ -501,24 +516,13 @@ class AccessLog:
         duration: float,
         arrived: tuple[Any, str] | None = None,
     ) -> None:
-        texts = self._texts(environ, arrived)
-        code = _code(status)
-        second = _local_second(int(started), time.timezone, time.altzone)
+        fields, referer, agent = self._fields_of(
+            environ, status, sent, started, duration, arrived
+        )
         if self._apache:
-            # Nothing but the line and the fields: build only what they show.
-            line = self._apache_line(texts, code, sent, second)
-            if self._stream is None:
-                self._log(
-                    line,
-                    _fields(texts, environ, code, sent, started, duration, second),
-                )
-                return
-            with self._lock:
-                self._stream.write(line + "\n")
-                self._stream.flush()
-            return
-        fields = _fields(texts, environ, code, sent, started, duration, second)
-        if self._json:
+            # The named formats have a builder of their own.
+            line = self._apache_line(fields, referer, agent)
+        elif self._json:
             record = {
                 k: v
                 for k, v in fields.items()
@@ -557,43 +561,6 @@ class AccessLog:
             logger.handle(record)
         else:  # an adapter or a Logger subclass: its own info() decides
             logger.info(line, extra={"wsgimw_access": fields})
-
-
-def _fields(
-    texts: _Texts,
-    environ: Environ,
-    code: int,
-    sent: int,
-    started: float,
-    duration: float,
-    second: tuple[str, str, str],
-) -> dict[str, Any]:
-    """The documented fields, from what the line was made of."""
-    host, user, method, path, protocol, referer, agent, _, _ = texts
-    get = environ.get
-    micros = int(duration * 1_000_000)
-    return {
-        "host": host,
-        "ident": "-",
-        "user": user,
-        "time": second[0],
-        "time_iso": _iso_time(started, second),
-        "request_line": f"{method} {path} {protocol}",
-        "method": method,
-        "path": path,
-        "protocol": protocol,
-        "status": code,
-        "bytes": sent,
-        "bytes_clf": str(sent) if sent else "-",
-        "referer": referer,
-        "user_agent": agent,
-        "duration_us": micros,
-        # The same microseconds: int / int is correctly rounded, so this is
-        # the float nearest micros/1000, what round(..., 3) would give for
-        # it, at a fraction of round()'s cost.
-        "duration_ms": micros / 1000,
-        "request_id": _text(get("wsgimw.request_id") or "-"),
-    }
 
 
 # The last time_iso made, with its millisecond and `_local_second` entry:
