@@ -513,7 +513,7 @@ def test_a_request_id_that_is_not_ascii_text_is_logged_as_its_bytes(
     text, _ = logged(
         ScriptedApp(),
         access=AccessLog(stream=stream, format="{request_id}"),
-        **{"wsgimw.request_id": request_id},
+        **{"wsgimw.request_id": request_id},  # type: ignore[arg-type]
     )
     assert one_line(text) == shown
 
