@@ -922,6 +922,30 @@ def test_observed_app_error_wins_over_a_failing_on_end(
     assert "a cleanup failed after the app raised" in caplog.text
 
 
+def test_observed_counts_a_list_body_as_the_server_takes_it() -> None:
+    inner = ScriptedApp(style="list")
+    app, made = watched(inner)
+    body = app(make_environ(), lambda s, h, e=None: lambda d: None)
+    chunks = iter(body)
+    assert next(chunks) == b"Hello, "
+    assert made[0].sent == 7  # only what was taken so far
+    close_iterable(body)  # the client went away
+    assert made[0].ends == [("200 OK", 7, False)]
+
+
+def test_observed_notes_a_list_chunk_that_is_not_bytes() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok", None]  # type: ignore[list-item]
+
+    wrapped, made = watched(app)
+    body = wrapped(make_environ(), lambda s, h, e=None: lambda d: None)
+    with pytest.raises(TypeError):
+        list(body)
+    close_iterable(body)
+    assert made[0].ends == [("200 OK", 2, True)]
+
+
 def test_observed_notes_an_error_in_iter() -> None:
     class Unstartable:
         def __iter__(self) -> Iterator[bytes]:
