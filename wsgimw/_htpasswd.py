@@ -625,6 +625,13 @@ class HtpasswdFile:
             },
         )
 
+    def verify(self, user: str, password: str) -> bool:
+        """`Credentials.verify` against the current table: what `current`
+        gives, read here directly between checks (this runs per request)."""
+        if monotonic() < self._next_check:
+            return self._credentials.verify(user, password)
+        return self.current().verify(user, password)
+
     def current(self) -> Credentials:
         """The table to verify this request against."""
         now = monotonic()

@@ -633,10 +633,7 @@ class BasicAuth:
                 cache_size=cache_size,
             )
             self._source = f"htpasswd={os.fspath(htpasswd)!r}"
-            file = self._file
-            self._verify: Check = lambda user, password: file.current().verify(
-                user, password
-            )
+            self._verify: Check = self._file.verify
         elif users is not None:
             parsed, where = _parse_users(users, self._allow_plaintext)
             credentials = Credentials(
