@@ -24,11 +24,11 @@ from ._options import flag
 from ._response import (
     BodyFilter,
     Exchange,
+    forward_start,
     header_value,
     remove_header,
-    rewrite_start_response,
 )
-from .types import Environ, Headers, StartResponse, WSGIApp
+from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 
 def _optional(module: str) -> Any:
@@ -81,9 +81,11 @@ STREAMING_CONTENT_TYPES = (
 )
 
 _PREFERENCE = ("br", "zstd", "gzip")
-#: Response headers besides Content-Type that can rule compression out.
-_DECIDING = frozenset({"content-encoding", "content-length", "cache-control"})
-_DECIDING_OR_VARY = _DECIDING | {"vary"}
+#: Response headers that decide whether a response may be compressed, and
+#: Vary, which a response we may compress gets Accept-Encoding in.
+_DECIDING = frozenset(
+    {"content-type", "content-encoding", "content-length", "cache-control", "vary"}
+)
 _PAD_TABLE = bytes(ord("a") + byte % 26 for byte in range(256))
 _LEVELS = {"gzip": (1, 9), "br": (0, 11), "zstd": (1, 22)}
 _ALIASES = {"x-gzip": "gzip"}
@@ -109,9 +111,10 @@ def _qvalue(text: str) -> float | None:
 #: uncompressed (identity is always acceptable). Browsers send about 25.
 MAX_ACCEPT_ENCODING_LENGTH: Final = 1024
 MAX_ACCEPT_ENCODING_MEMBERS: Final = 64
-#: Values up to this long are cached (1,024 of them: about 300 KB at most);
-#: longer ones are parsed each time, so a client cannot fill memory with them.
+#: Values up to this long are cached (_CACHED_VALUES of them: about 300 KB at
+#: most); longer ones are parsed each time, so a client cannot fill memory.
 _CACHED_LENGTH: Final = 128
+_CACHED_VALUES: Final = 1024
 
 
 def negotiate(accept_encoding: str, offers: tuple[str, ...]) -> str | None:
@@ -168,7 +171,7 @@ def _negotiate(accept_encoding: str, offers: tuple[str, ...]) -> str | None:
     return best
 
 
-_negotiate_cached = lru_cache(maxsize=1024)(_negotiate)
+_negotiate_cached = lru_cache(maxsize=_CACHED_VALUES)(_negotiate)
 
 
 def _media_type(content_type: str) -> str:
@@ -238,6 +241,62 @@ def _strip_suffixes(validators: str, codings: tuple[str, ...]) -> str:
     for coding in codings:
         validators = validators.replace(f'-{coding}"', '"')
     return validators
+
+
+# What one pass over a response's status and headers says (`Compress._verdict`).
+_STATUS_RULES_OUT: Final = 0  # 1xx, 3xx (a 304 may need its ETag fixed), 204, 206
+_HEADERS_RULE_OUT: Final = 1  # no wanted Content-Type, encoded, short, no-transform
+_MAY_COMPRESS: Final = 2  # and no Vary header yet
+_MAY_COMPRESS_VARIES: Final = 3  # and a Vary header to merge Accept-Encoding into
+
+#: Caches for the per-response scan, filled as statuses and header names are
+#: seen. Apps send the same few, so a dict lookup replaces slicing the status
+#: and lower-casing each name. They (and each Compress's Content-Type cache)
+#: stop growing at _CACHE_BOUND entries: past it, values are worked out each
+#: time, so an app echoing odd names cannot fill memory.
+_CACHE_BOUND: Final = 512
+_status_allows: dict[str, bool] = {}
+_deciding_name: dict[str, str] = {}  # name as sent: lower-case if deciding, else ""
+
+
+def _learn_status(status: str) -> bool:
+    """Whether a response with this status may be compressed at all."""
+    code = status[:3]
+    allows = not (code[0] in "13" or code in ("204", "206"))
+    if len(_status_allows) < _CACHE_BOUND:
+        _status_allows[status] = allows
+    return allows
+
+
+def _learn_name(name: str) -> str:
+    """The lower-case form of a header name that decides (see `_DECIDING`),
+    or "" for the rest."""
+    lower = name.lower()
+    deciding = lower if lower in _DECIDING else ""
+    if len(_deciding_name) < _CACHE_BOUND:
+        _deciding_name[name] = deciding
+    return deciding
+
+
+def _with_vary(headers: Headers, verdict: int) -> Headers:
+    """`_merge_vary` for a response `Compress._verdict` found we may compress:
+    when it has no Vary header, appending one is all there is to do."""
+    if verdict == _MAY_COMPRESS:
+        return [*headers, ("Vary", "Accept-Encoding")]
+    return _merge_vary(headers)
+
+
+#: minimum_size up to this lists every length below it (see `_short_lengths`).
+_LISTED_LENGTHS: Final = 1024
+
+
+def _short_lengths(minimum_size: int) -> frozenset[str]:
+    """Every Content-Length value below ``minimum_size`` as apps write
+    them (decimal, no leading zeros), when there are few enough to list:
+    then a value not in the set is no such length, whatever it is."""
+    if minimum_size > _LISTED_LENGTHS:
+        return frozenset()
+    return frozenset(map(str, range(minimum_size)))
 
 
 class _Whole:
@@ -364,11 +423,14 @@ class Compress:
         "_file_wrapper",
         "_flush",
         "_levels",
+        "_lists_lengths",
         "_minimum_size",
         "_padding",
         "_settings",
+        "_short_lengths",
         "_streaming_type",
-        "_wanted_type",
+        "_type_matches",
+        "_wanted_types",
         "_zstd_pool",
     )
 
@@ -416,12 +478,12 @@ class Compress:
         if etag not in ("weaken", "suffix"):
             raise ValueError(f"etag must be 'weaken' or 'suffix', got {etag!r}")
         self._minimum_size = minimum_size
-        wanted_type = _type_matcher(content_types, "content_types")
-        # By the header's whole value: apps send the same few, so the cache
+        self._short_lengths = _short_lengths(minimum_size)
+        self._lists_lengths = minimum_size <= _LISTED_LENGTHS
+        self._type_matches = _type_matcher(content_types, "content_types")
+        # By the header's whole value: apps send the same few, so a dict
         # answers without even splitting off the parameters.
-        self._wanted_type = lru_cache(maxsize=256)(
-            lambda content_type: wanted_type(_media_type(content_type))
-        )
+        self._wanted_types: dict[str, bool] = {}
         self._streaming_type = _type_matcher(STREAMING_CONTENT_TYPES, "streaming types")
         self._flush = flush
         self._etag = etag
@@ -444,8 +506,16 @@ class Compress:
     def __call__(self, app: WSGIApp) -> WSGIApp:
         offers = self._encodings
         suffixes = self._etag == "suffix"
+        verdict = self._verdict
+        # Accept-Encoding value -> the coding (or "identity"): browsers send
+        # a few values, so one dict lookup usually replaces negotiate().
+        chosen: dict[str, str] = {}
 
-        vary = self._vary_if_eligible
+        def choose(accept: str) -> str:
+            coding = negotiate(accept, offers) or "identity"
+            if len(accept) <= _CACHED_LENGTH and len(chosen) < _CACHED_VALUES:
+                chosen[accept] = coding
+            return coding
 
         def compress_app(
             environ: Environ, start_response: StartResponse
@@ -453,11 +523,21 @@ class Compress:
             if "HTTP_RANGE" in environ:
                 return app(environ, start_response)
             accept = environ.get("HTTP_ACCEPT_ENCODING")
-            coding = negotiate(accept, offers) if accept else None
-            # The two paths that never compress see only the headers: no
-            # Exchange, the core's header-rewriting start_response.
-            if coding is None:
-                return app(environ, rewrite_start_response(start_response, vary))
+            coding = (chosen.get(accept) or choose(accept)) if accept else "identity"
+            if coding == "identity":
+                # Never compressed: only the headers change (Vary), through
+                # a start_response written out here, the cheapest kind.
+                def vary_start(
+                    status: str, headers: Headers, exc_info: ExcInfo | None = None
+                ) -> Write:
+                    found = verdict(status, headers)
+                    if found >= _MAY_COMPRESS:
+                        headers = _with_vary(headers, found)
+                    if exc_info is None:
+                        return start_response(status, headers)
+                    return start_response(status, headers, exc_info)
+
+                return app(environ, vary_start)
             validator = environ.get("HTTP_IF_NONE_MATCH", "")
             if suffixes:
                 for key in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MATCH"):
@@ -466,8 +546,8 @@ class Compress:
             # HEAD too: its headers must be the ones a GET gets, and for a
             # file_wrapper or a short list body that depends on the iterable.
             # (The core sends no body and runs no filter on a HEAD.)
-            exchange = _Compressing(environ, start_response, self, coding, validator)
-            return exchange.respond(app)
+            deciding = _Deciding(environ, start_response, self, coding, validator)
+            return deciding.returned(app(environ, deciding.start_response))
 
         return compress_app
 
@@ -499,62 +579,67 @@ class Compress:
 
     def eligible(self, status: str, headers: Headers) -> bool:
         """Whether this response may be compressed, from its status and headers."""
-        code = status[:3]
-        if code[0] in "13" or code in ("204", "206"):
-            return False
-        content_type = None
-        for name, value in headers:
-            lower = name.lower()
-            if lower == "content-type":
-                content_type = value
-            elif lower not in _DECIDING:
-                continue  # most headers: one set lookup
-            elif lower == "content-encoding":
-                return False
-            elif lower == "content-length":
-                if (
-                    value.isascii()
-                    and value.isdigit()
-                    and int(value) < self._minimum_size
-                ):
-                    return False
-            elif "no-transform" in value.lower():  # cache-control
-                return False
-        return content_type is not None and self._wanted_type(content_type)
+        return self._verdict(status, headers) >= _MAY_COMPRESS
 
-    def _vary_if_eligible(self, status: str, headers: Headers) -> tuple[str, Headers]:
-        """Not compressing: `eligible` and `_merge_vary` in one pass over the
-        headers, since a cache must still learn that the response depends
-        on Accept-Encoding (the no-coding path runs this per request)."""
-        code = status[:3]
-        if code[0] in "13" or code in ("204", "206"):
-            return status, headers
+    def _verdict(self, status: str, headers: Headers) -> int:
+        """What the status and headers say, in one pass: one of
+        `_STATUS_RULES_OUT`, `_HEADERS_RULE_OUT`, `_MAY_COMPRESS` and
+        `_MAY_COMPRESS_VARIES`. Every response under Compress runs this."""
+        allows = _status_allows.get(status)
+        if allows is None:
+            allows = _learn_status(status)
+        if not allows:
+            return _STATUS_RULES_OUT
         content_type = None
         varies = False
         for name, value in headers:
-            lower = name.lower()
+            lower = _deciding_name.get(name)
+            if lower is None:
+                lower = _learn_name(name)
+            if not lower:
+                continue  # most headers: one dict lookup
             if lower == "content-type":
                 content_type = value
-            elif lower not in _DECIDING_OR_VARY:
-                continue  # most headers: one set lookup
             elif lower == "vary":
                 varies = True
             elif lower == "content-encoding":
-                return status, headers
+                return _HEADERS_RULE_OUT
             elif lower == "content-length":
-                if (
-                    value.isascii()
+                # Lengths as apps write them are settled by the set alone
+                # (see `_short_lengths`); one with a leading zero (or no
+                # digit) sorts below "1" and is read as a number.
+                if value in self._short_lengths or (
+                    (value < "1" or not self._lists_lengths)
+                    and value.isascii()
                     and value.isdigit()
                     and int(value) < self._minimum_size
                 ):
-                    return status, headers
+                    return _HEADERS_RULE_OUT
             elif "no-transform" in value.lower():  # cache-control
-                return status, headers
-        if content_type is None or not self._wanted_type(content_type):
-            return status, headers
-        if not varies:  # what _merge_vary does when there is no Vary
-            return status, [*headers, ("Vary", "Accept-Encoding")]
-        return status, _merge_vary(headers)
+                return _HEADERS_RULE_OUT
+        if content_type is None:
+            return _HEADERS_RULE_OUT
+        wanted = self._wanted_types.get(content_type)
+        if wanted is None:
+            wanted = self._learn_type(content_type)
+        if not wanted:
+            return _HEADERS_RULE_OUT
+        return _MAY_COMPRESS_VARIES if varies else _MAY_COMPRESS
+
+    def _learn_type(self, content_type: str) -> bool:
+        """Whether a Content-Type value is one to compress (bounded cache)."""
+        wanted = self._type_matches(_media_type(content_type))
+        if len(self._wanted_types) < _CACHE_BOUND:
+            self._wanted_types[content_type] = wanted
+        return wanted
+
+    def _vary_if_eligible(self, status: str, headers: Headers) -> tuple[str, Headers]:
+        """Not compressing: a cache must still learn that the response
+        depends on Accept-Encoding, when it is one we would compress."""
+        verdict = self._verdict(status, headers)
+        if verdict >= _MAY_COMPRESS:
+            headers = _with_vary(headers, verdict)
+        return status, headers
 
     def not_modified(
         self, status: str, headers: Headers, coding: str, validator: str
@@ -759,3 +844,200 @@ class _Compressing(Exchange):
             and isinstance(wrapper, type)
             and isinstance(iterable, wrapper)
         )
+
+
+#: The second start_response of a response without exc_info: PEP 3333 makes
+#: it a fatal error, as the core's Exchange does.
+_SECOND_START: Final = (
+    "start_response() called a second time without exc_info: "
+    "pass exc_info=sys.exc_info() to replace a response (PEP 3333)"
+)
+
+# Where a response under `_Deciding` stands.
+_FRESH: Final = 0  # the app has not started it
+_HELD: Final = 1  # started, may be compressed: held until the iterable is known
+_SENT: Final = 2  # started, left alone: the server has the headers
+_PASSED: Final = 3  # left alone, and the server has the app's own iterable
+_HANDED_OVER: Final = 4  # a `_Compressing` exchange runs it from here
+
+
+class _Deciding:
+    """One response under Compress, for a client that accepts ``coding``,
+    until its headers show whether there is anything to do.
+
+    Most responses are left alone (images, short bodies, already encoded)
+    and their first start_response says so: it goes to the server at once
+    (a 304's ETag fixed, as `Compress.not_modified` says) and the server gets
+    the app's own iterable, with no `Exchange` made at all. Everything else
+    is handed to a `_Compressing` exchange, fed the calls the app has made,
+    so that it behaves exactly as if it had been there from the start: a
+    response we may compress (held, as a late decider's start is, until the
+    app returns its iterable or writes), a lazy app, and an exc_info re-call
+    before the app returns (a replacement page, decided afresh).
+
+    `_Compressing` watches neither errors nor the end of a response (no
+    `on_error`, no `on_close`), so an app that raises leaves nothing to run.
+    """
+
+    __slots__ = (
+        "_coding",
+        "_compress",
+        "_environ",
+        "_exchange",
+        "_exchange_write",
+        "_held",
+        "_sent",
+        "_server_start_response",
+        "_server_write",
+        "_state",
+        "_validator",
+    )
+    _exchange: _Compressing
+    _exchange_write: Write
+    _held: tuple[str, Headers, ExcInfo | None] | None
+    _sent: tuple[str, Headers]
+    _server_write: Write
+
+    def __init__(
+        self,
+        environ: Environ,
+        start_response: StartResponse,
+        compress: Compress,
+        coding: str,
+        validator: str,
+    ) -> None:
+        self._environ = environ
+        self._server_start_response = start_response
+        self._compress = compress
+        self._coding = coding
+        self._validator = validator
+        self._state = _FRESH
+
+    def start_response(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None = None
+    ) -> Write:
+        """The ``start_response`` given to the app. Its first call, the
+        usual case, is decided here: sent now when the headers settle that
+        the response is left alone, else held."""
+        if self._state != _FRESH:
+            return self._start_again(status, headers, exc_info)
+        compress = self._compress
+        verdict = compress._verdict(status, headers)
+        if verdict >= _MAY_COMPRESS:
+            self._held = (status, headers, exc_info)
+            self._state = _HELD
+            return self.write
+        self._sent = (status, headers)  # as the app gave them
+        if verdict == _STATUS_RULES_OUT:
+            headers = compress.not_modified(
+                status, headers, self._coding, self._validator
+            )
+        # Counted as started before the server answers, as the exchange
+        # does: a start the server refused is still not to be repeated.
+        self._state = _SENT
+        self._held = None  # drop a replaced start's exc_info: no cycle
+        if exc_info is None:
+            self._server_write = self._server_start_response(status, headers)
+        else:
+            self._server_write = self._server_start_response(status, headers, exc_info)
+        return self.write
+
+    def _start_again(
+        self, status: str, headers: Headers, exc_info: ExcInfo | None
+    ) -> Write:
+        """A later call: a replacement through exc_info, or a mistake."""
+        state = self._state
+        if state == _HANDED_OVER:
+            self._exchange_write = self._exchange.start_response(
+                status, headers, exc_info
+            )
+            return self.write
+        if exc_info is None:
+            raise AssertionError(_SECOND_START)
+        if state == _PASSED:
+            # A replacement (an error page) after the server got the app's
+            # own iterable: nothing can reach that body; it goes as it is,
+            # and so does what the app writes with the write() of this call.
+            self._server_write = self._server_start_response(status, headers, exc_info)
+            return self._server_write
+        if state == _SENT:
+            # A replacement before the app returned: it may be compressed.
+            # The exchange is told of the start already sent first, as it
+            # would have seen it, without the server being called again.
+            exchange = self._hand_over(
+                _sent_already(self._server_start_response, self._server_write)
+            )
+            exchange.start_response(*self._sent)
+            self._exchange_write = exchange.start_response(status, headers, exc_info)
+            return self.write
+        # Held: its replacement is decided as the first start was.
+        self._state = _FRESH
+        return self.start_response(status, headers, exc_info)
+
+    def write(self, data: bytes) -> None:
+        """The ``write()`` given to the app: it goes wherever the response
+        stands now, so one kept from an earlier call never goes stale."""
+        state = self._state
+        if state == _HANDED_OVER:
+            self._exchange_write(data)
+        elif state == _HELD:
+            # Written before the app returned: the exchange decides now,
+            # without the iterable, as it does for a late decider.
+            held, self._held = self._held, None
+            assert held is not None  # _HELD says so
+            self._exchange_write = self._hand_over().start_response(*held)
+            held = None  # no exc_info kept in a live frame
+            self._exchange_write(data)
+        elif data:  # as the exchange does: nothing to send for b""
+            self._server_write(data)
+
+    def returned(self, iterable: Iterable[bytes]) -> Iterable[bytes]:
+        """What to give the server, now that the app has returned."""
+        if self._state == _SENT:
+            self._state = _PASSED
+            return iterable
+        # The exchange finishes the response through its own respond(): a
+        # held start is made again there, as the app made it, and the
+        # exchange then decides with the iterable in hand.
+        held = self._held if self._state == _HELD else None
+        self._held = None
+        exchange = self._exchange if self._state == _HANDED_OVER else self._hand_over()
+
+        def replay(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+            if held is not None:
+                self._exchange_write = start_response(*held)
+            return iterable
+
+        return exchange.respond(replay)
+
+    def _hand_over(self, start_response: StartResponse | None = None) -> _Compressing:
+        """A `_Compressing` exchange for this response, in the state its
+        respond() keeps while the app runs: from now on, it decides. It
+        calls ``start_response``, by default the server's."""
+        exchange = _Compressing(
+            self._environ,
+            start_response or self._server_start_response,
+            self._compress,
+            self._coding,
+            self._validator,
+        )
+        exchange.iterable = None  # the app has not returned one yet
+        self._exchange = exchange
+        self._state = _HANDED_OVER
+        return exchange
+
+
+def _sent_already(start_response: StartResponse, write: Write) -> StartResponse:
+    """The server's ``start_response`` for an exchange that takes over a
+    response whose start went out already: the first call, that start made
+    again, only returns the ``write`` the server gave for it."""
+    calls = 0
+
+    def start(status: str, headers: Headers, exc_info: ExcInfo | None = None) -> Write:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            return write
+        return forward_start(start_response, status, headers, exc_info)
+
+    return start
