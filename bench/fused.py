@@ -58,7 +58,7 @@ from typing import Any, cast
 from urllib.parse import quote_from_bytes
 
 from bench import apps, stacks
-from wsgimw._redact import redact_query
+from wsgimw._redact import redact_query, redact_url
 from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 __all__ = [
@@ -282,6 +282,26 @@ def _iso_time(started: float, second: _Second) -> str:
     return text
 
 
+def _plain(text: str) -> bool:
+    """Whether ``text`` has nothing Apache would escape."""
+    return text.isascii() and text.isprintable() and "\\" not in text
+
+
+def _client_text(
+    value: str, memo: dict[str, tuple[str, str]], *, url: bool
+) -> tuple[str, str]:
+    """A request header as the fields show it (with ``url``, secrets
+    redacted) and as the line does (escaped), remembered in ``memo`` (at most
+    256, none holding a secret)."""
+    text = redact_url(value) if url and ("=" in value or "@" in value) else value
+    shown = text, text if _plain(text) and '"' not in text else _escape(text)
+    if text is value:
+        if len(memo) >= 256:
+            memo.clear()
+        memo[value] = shown
+    return shown
+
+
 def _escape(value: str) -> str:
     return _UNSAFE.sub(
         lambda m: (
@@ -321,10 +341,13 @@ class _Records:
     """INFO records for one logger, made by copying a template record and
     setting what LogRecord.__init__ sets per call, as AccessLog does."""
 
-    __slots__ = ("logger", "template")
+    __slots__ = ("agents", "logger", "referers", "template")
 
     def __init__(self, logger: logging.Logger) -> None:
         self.logger = logger
+        #: value -> (as the fields show it, as the line shows it)
+        self.referers: dict[str, tuple[str, str]] = {}
+        self.agents: dict[str, tuple[str, str]] = {}
         self.template = logger.makeRecord(
             logger.name,
             logging.INFO,
@@ -479,34 +502,40 @@ class _Response:
         user = get("REMOTE_USER") or "-"
         method, target = self.method, self.target
         protocol = get("SERVER_PROTOCOL", "-")
+        records = self.records
+        # Browsers send the same few values again and again: each one's
+        # redacted and escaped forms are remembered, as AccessLog does.
         referer = get("HTTP_REFERER", "-")
+        referer, referer_line = records.referers.get(referer) or _client_text(
+            referer, records.referers, url=True
+        )
         agent = get("HTTP_USER_AGENT", "-")
+        agent, agent_line = records.agents.get(agent) or _client_text(
+            agent, records.agents, url=False
+        )
         status = self.status
         code = int(status[:3]) if status[:3].isdigit() else 500
         sent = self.sent
-        second = _second(self.started)
-        texts = f"{host}{user}{method}{target}{protocol}{referer}{agent}"
-        if not (
-            texts.isascii()
-            and texts.isprintable()
-            and '"' not in texts
-            and "\\" not in texts
-        ):
-            host, user, method, target, protocol, referer, agent = map(
-                _escape, (host, user, method, target, protocol, referer, agent)
-            )
-        line = (
-            f'{host} - {user} [{second[1]}] "{method} {target} {protocol}" '
-            f'{code} {sent or "-"} "{referer}" "{agent}"'
-        )
         started = self.started
+        second = _second(started)
+        request_line = f"{method} {target} {protocol}"
+        texts = f"{host}{user}{request_line}"
+        if _plain(texts) and '"' not in texts:
+            head = f'{host} - {user} [{second[1]}] "{request_line}"'
+        else:
+            head = (
+                f"{_escape(host)} - {_escape(user)} [{second[1]}] "
+                f'"{_escape(method)} {_escape(target)} {_escape(protocol)}"'
+            )
+        line = f'{head} {code} {sent or "-"} "{referer_line}" "{agent_line}"'
+        micros = int(duration * 1_000_000)
         fields = {
             "host": host,
             "ident": "-",
             "user": user,
             "time": second[1],
             "time_iso": _iso_time(started, second),
-            "request_line": f"{method} {target} {protocol}",
+            "request_line": request_line,
             "method": method,
             "path": target,
             "protocol": protocol,
@@ -515,8 +544,8 @@ class _Response:
             "bytes_clf": str(sent) if sent else "-",
             "referer": referer,
             "user_agent": agent,
-            "duration_us": int(duration * 1_000_000),
-            "duration_ms": round(duration * 1000, 3),
+            "duration_us": micros,
+            "duration_ms": micros / 1000,
             "request_id": get("wsgimw.request_id") or "-",
         }
         self.records.log(line, fields)

@@ -361,6 +361,9 @@ def test_head_gets_no_body(kept: Any) -> None:
         {"QUERY_STRING": "x=a b\u00e9"},
         {"QUERY_STRING": ""},
         {"HTTP_REFERER": "http://example.com/", "REMOTE_ADDR": ""},
+        {"HTTP_REFERER": "http://u:pw@example.com/?token=abc&x=1"},
+        {"QUERY_STRING": 'x="y"\\'},
+        {"REMOTE_ADDR": "10.0.0.\x01"},
     ],
 )
 def test_the_line_is_the_default_stacks(kept: Any, changes: dict[str, Any]) -> None:
@@ -369,13 +372,25 @@ def test_the_line_is_the_default_stacks(kept: Any, changes: dict[str, Any]) -> N
 
     _, _, line, fused_line = both(app, kept, **changes)
     assert fused_line == line
+    theirs, ours = (dict(r.wsgimw_access) for r in kept[1].records[-2:])
+    for key in ("duration_us", "duration_ms", "time_iso"):
+        del theirs[key], ours[key]
+    assert ours == theirs
 
 
-def test_many_queries_are_remembered_within_bounds(kept: Any) -> None:
+def test_many_queries_and_agents_are_remembered_within_bounds(kept: Any) -> None:
     app = fused.fused_stack(apps.hello_app, logger=kept[0], htpasswd=stacks.HTPASSWD)
     for number in range(300):
-        call_app(app, environ(QUERY_STRING=f"n={number}"))
+        call_app(
+            app,
+            environ(
+                QUERY_STRING=f"n={number}",
+                HTTP_USER_AGENT=f"agent {number}",
+                HTTP_REFERER=f"http://x/{number}",
+            ),
+        )
     assert kept[1].lines[-1].split('"')[1].endswith("?n=299 HTTP/1.1")
+    assert kept[1].lines[-1].endswith('"http://x/299" "agent 299"')
 
 
 def test_no_line_when_the_logger_is_off(kept: Any) -> None:
