@@ -1364,3 +1364,30 @@ def test_the_usual_header_is_read_as_the_full_checks_read_it(
         # A well-formed header with good credentials takes the quick step.
         full = _full_checks(header)
         assert (usual is not None) == isinstance(full, tuple)
+
+
+@given(
+    header=st.text(
+        alphabet=st.sampled_from("BbAaSsIiCc =+/\t\nYWxpY2U6eAé\x00"), max_size=24
+    )
+    | st.builds(
+        lambda scheme, payload, cut, tail: (
+            scheme
+            + base64.b64encode(payload).decode()[: None if not cut else -cut]
+            + tail
+        ),
+        st.sampled_from(["Basic ", "bAsIc ", "Basic  ", "Basi ", "\u0130asic "]),
+        st.binary(max_size=40),
+        st.integers(min_value=0, max_value=3),
+        st.sampled_from(["", "=", "==", "===", " ", "\n", "YQ=="]),
+    )
+)
+@example(header="Basic ")
+@example(header="Basic YQ===")
+@example(header="basic YWI=YWI=")
+@example(header="Basic é")
+@example(header="Basic YWxpY2U6c2VjcmV0=")  # strict mode alone takes it
+def test_both_readers_of_the_usual_token_agree(header: str) -> None:
+    from wsgimw import auth
+
+    assert auth._usual_token_strictly(header) == auth._usual_token_by_pattern(header)
