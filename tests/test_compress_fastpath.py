@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from wsgimw import Compress
 from wsgimw import compress as compress_module
+from wsgimw._response import BodyFilter
 from wsgimw.compress import _Compressing
 from wsgimw.testing import make_environ
 from wsgimw.types import Environ, ExcInfo, Headers, StartResponse, WSGIApp
@@ -138,12 +139,27 @@ def _serve(app: WSGIApp, script: _App, environ: Environ) -> list[object]:
     return seen
 
 
+class _DecidingEarly(_Compressing):
+    """The exchange as Compress used it for every request with a coding,
+    before `_Deciding`: it settled what the headers settle in
+    on_start_early."""
+
+    def on_start_early(
+        self, status: str, headers: Headers
+    ) -> tuple[str, Headers, BodyFilter | None] | None:
+        compress = self._compress
+        if compress.eligible(status, headers):
+            return None
+        headers = compress.not_modified(status, headers, self._coding, self._validator)
+        return status, headers, None
+
+
 def _through_the_exchange(compress: Compress, app: WSGIApp) -> WSGIApp:
     """What Compress did for every request with a coding: an Exchange."""
 
     def exchange_app(environ: Environ, start_response: StartResponse) -> Any:
         validator = environ.get("HTTP_IF_NONE_MATCH", "")
-        return _Compressing(
+        return _DecidingEarly(
             environ, start_response, compress, "gzip", validator
         ).respond(app)
 

@@ -765,7 +765,10 @@ def _check_level(option: str, value: int, coding: str) -> int:
 
 
 class _Compressing(Exchange):
-    """One response under Compress, for a client that accepts ``coding``."""
+    """One response under Compress, for a client that accepts ``coding``,
+    once `_Deciding` has handed it over. Responses that the headers alone
+    settle are `_Deciding`'s: a start held here is one we may compress, so
+    there is no `on_start_early`."""
 
     __slots__ = ("_coding", "_compress", "_validator")
     decides_late = True  # to see the iterable: file_wrapper, small list bodies
@@ -782,17 +785,6 @@ class _Compressing(Exchange):
         self._compress = compress
         self._coding = coding
         self._validator = validator
-
-    def on_start_early(
-        self, status: str, headers: Headers
-    ) -> tuple[str, Headers, BodyFilter | None] | None:
-        # Most responses (images, small bodies, already encoded...) are left
-        # alone, and the headers say so: no need to wait for the iterable.
-        compress = self._compress
-        if compress.eligible(status, headers):
-            return None
-        headers = compress.not_modified(status, headers, self._coding, self._validator)
-        return status, headers, None
 
     def on_start(
         self, status: str, headers: Headers
