@@ -52,6 +52,9 @@ def _run_steps(steps: list[Step], start_response: StartResponse) -> None:
         elif step[0] == "write":
             # The write() of the latest start_response: call it again.
             start_response.__self__.writes(step[1])  # type: ignore[attr-defined]
+        elif step[0] == "write with the first":
+            # The write() of the first start_response, kept by the app.
+            start_response.__self__.writes(step[1], first=True)  # type: ignore[attr-defined]
         else:
             raise RuntimeError("the app failed")
 
@@ -88,6 +91,7 @@ class _Writes:
     def __init__(self, start_response: StartResponse) -> None:
         self._start_response = start_response
         self._write: Callable[[bytes], object] | None = None
+        self._first: Callable[[bytes], object] | None = None
 
     def start_response(
         self, status: str, headers: Headers, exc_info: ExcInfo | None = None
@@ -96,11 +100,13 @@ class _Writes:
             self._write = self._start_response(status, headers)
         else:
             self._write = self._start_response(status, headers, exc_info)
+        self._first = self._first or self._write
         return self._write
 
-    def writes(self, data: bytes) -> None:
-        if self._write is not None:
-            self._write(data)
+    def writes(self, data: bytes, first: bool = False) -> None:
+        write = self._first if first else self._write
+        if write is not None:
+            write(data)
 
 
 def _serve(app: WSGIApp, script: _App, environ: Environ) -> list[object]:
@@ -189,7 +195,10 @@ def _same_as_the_exchange(
 
 _STEP = st.one_of(
     st.tuples(st.just("start"), st.integers(0, len(RESPONSES) - 1), st.booleans()),
-    st.tuples(st.just("write"), st.sampled_from([b"", CHUNK])),
+    st.tuples(
+        st.sampled_from(["write", "write with the first"]),
+        st.sampled_from([b"", CHUNK]),
+    ),
     st.tuples(st.just("raise")),
 )
 
@@ -241,6 +250,14 @@ _STEP = st.one_of(
 )
 @example([("start", 5, False)], [], "list", 1, "GET", None)  # leading zero
 @example([("start", 6, False)], [], "list", 1, "GET", None)  # two Vary headers
+@example(  # the first write() kept, after a replacement the exchange passed on
+    [("start", 2, False), ("start", 2, True)],
+    [("start", 0, True), ("write with the first", b"")],
+    "generator",
+    0,
+    "GET",
+    None,
+)
 @example(  # a replacement once the server has the app's iterable
     [("start", 1, False)],
     [("start", 0, True), ("write", b"")],

@@ -940,10 +940,9 @@ class _Deciding:
         """A later call: a replacement through exc_info, or a mistake."""
         state = self._state
         if state == _HANDED_OVER:
-            self._exchange_write = self._exchange.start_response(
-                status, headers, exc_info
-            )
-            return self.write
+            # What the exchange returns, as the app would have had it; the
+            # write() given out before the hand-over goes to the exchange's.
+            return self._exchange.start_response(status, headers, exc_info)
         if exc_info is None:
             raise AssertionError(_SECOND_START)
         if state == _PASSED:
