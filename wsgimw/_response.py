@@ -34,11 +34,20 @@ from .types import Environ, ExcInfo, Headers, StartResponse, Write, WSGIApp
 
 logger = logging.getLogger("wsgimw.response")
 
+#: What a second ``start_response`` without exc_info raises (as an
+#: AssertionError) where a layer held the first one back: PEP 3333 makes it
+#: a fatal error, which a server refuses the same way.
+SECOND_START = (
+    "start_response() called a second time without exc_info: "
+    "pass exc_info=sys.exc_info() to replace a response (PEP 3333)"
+)
+
 #: The end of an app's iterable: private, so no chunk the app yields (not
 #: even a wrong one such as None) can pass for it.
 _END: Any = object()
 
 __all__ = [
+    "SECOND_START",
     "Body",
     "BodyFilter",
     "Buffer",
@@ -684,10 +693,7 @@ class Exchange:
         if exc_info is None and (self.status or self._held_start()):
             # PEP 3333: a fatal error, which a server refuses; one held back
             # here (a late decider, a Buffer) must be refused the same way.
-            raise AssertionError(
-                "start_response() called a second time without exc_info: "
-                "pass exc_info=sys.exc_info() to replace a response (PEP 3333)"
-            )
+            raise AssertionError(SECOND_START)
         settled = None
         if self._waiting:  # a late decider: the app has not returned yet
             settled = self.on_start_early(status, headers)

@@ -22,6 +22,7 @@ from typing import Any, Final, Literal
 
 from ._options import flag
 from ._response import (
+    SECOND_START,
     BodyFilter,
     Exchange,
     forward_start,
@@ -838,13 +839,6 @@ class _Compressing(Exchange):
         )
 
 
-#: The second start_response of a response without exc_info: PEP 3333 makes
-#: it a fatal error, as the core's Exchange does.
-_SECOND_START: Final = (
-    "start_response() called a second time without exc_info: "
-    "pass exc_info=sys.exc_info() to replace a response (PEP 3333)"
-)
-
 # Where a response under `_Deciding` stands.
 _FRESH: Final = 0  # the app has not started it
 _HELD: Final = 1  # started, may be compressed: held until the iterable is known
@@ -944,7 +938,7 @@ class _Deciding:
             # write() given out before the hand-over goes to the exchange's.
             return self._exchange.start_response(status, headers, exc_info)
         if exc_info is None:
-            raise AssertionError(_SECOND_START)
+            raise AssertionError(SECOND_START)
         if state == _PASSED:
             # A replacement (an error page) after the server got the app's
             # own iterable: nothing can reach that body; it goes as it is,
