@@ -539,9 +539,8 @@ _ACTING_PATHS = (
     "'Vary: Accept-Encoding' to a response it would have compressed; for "
     "HEAD it sends the headers a GET would get (Content-Encoding, Vary, no "
     "Content-Length) and the app's own body iterable; for image/png it "
-    "looks at the headers (through its Exchange, which waits for the app "
-    "to return so it can see the iterable) and passes the app's iterable "
-    "on. Paste's gzipper steps aside when 'gzip' is not in Accept-Encoding "
+    "decides from the headers in the start_response it gives the app (no "
+    "Exchange is made) and passes the app's iterable on. Paste's gzipper steps aside when 'gzip' is not in Accept-Encoding "
     "or for HEAD (so its HEAD headers differ from its GET's); for image/png "
     "it does not compress, but still copies the whole body into a buffer "
     "and answers it as one chunk.",
