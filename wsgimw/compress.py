@@ -534,9 +534,7 @@ class Compress:
                     found = verdict(status, headers)
                     if found >= _MAY_COMPRESS:
                         headers = _with_vary(headers, found)
-                    if exc_info is None:
-                        return start_response(status, headers)
-                    return start_response(status, headers, exc_info)
+                    return forward_start(start_response, status, headers, exc_info)
 
                 return app(environ, vary_start)
             validator = environ.get("HTTP_IF_NONE_MATCH", "")
@@ -922,10 +920,9 @@ class _Deciding:
         # does: a start the server refused is still not to be repeated.
         self._state = _SENT
         self._held = None  # drop a replaced start's exc_info: no cycle
-        if exc_info is None:
-            self._server_write = self._server_start_response(status, headers)
-        else:
-            self._server_write = self._server_start_response(status, headers, exc_info)
+        self._server_write = forward_start(
+            self._server_start_response, status, headers, exc_info
+        )
         return self.write
 
     def _start_again(
